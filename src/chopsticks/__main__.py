@@ -1,0 +1,3 @@
+from chopsticks.cli import main
+
+main()

@@ -1,0 +1,92 @@
+# The one definition of the latency histogram's buckets and of how a worker records a completion
+# into its shared-memory rows. chopsticks.metrics.histogram derives every bucket bound from here
+# (through histogram.pyx), so the nogil recorder and the numpy merge cannot disagree.
+#
+# Buckets are log-linear over nanoseconds (HDR-style): values below 2*SUB_COUNT ns are exact;
+# above, each power of two is split into SUB_COUNT equal buckets, so a bucket's width is at most
+# 1/SUB_COUNT (0.78 %) of its lower bound. The last bucket, past 2**MAX_EXP ns (~18 min),
+# collects everything longer.
+from libc.stdint cimport uint64_t, int64_t
+
+cdef enum:
+    SUB_BITS = 7
+    SUB_COUNT = 128              # 1 << SUB_BITS
+    LINEAR_LIMIT = 256           # 2 * SUB_COUNT: values below are their own bucket
+    MAX_EXP = 40                 # 2**40 ns = 1099 s
+    NBUCKETS = 4352              # LINEAR_LIMIT + (MAX_EXP - SUB_BITS - 1) * SUB_COUNT
+    # Per-second time-series fields, per op (engine/shm.py names them).
+    TS_OPS = 0
+    TS_BYTES = 1
+    TS_ERRORS = 2
+    TS_LAT_SUM_NS = 3
+    TS_LAT_MAX_NS = 4
+    TS_FIELDS = 5
+    ERR_CODES = 1024             # per-op error counters, indexed by a backend-defined code
+    ERR_STALLED = 1023           # an op older than --op-timeout (counted once, when first seen)
+
+
+cdef inline int bucket_index(uint64_t v) noexcept nogil:
+    cdef int e
+    if v < LINEAR_LIMIT:
+        return <int>v
+    e = 63 - __builtin_clzll(v)
+    if e >= MAX_EXP:
+        return NBUCKETS - 1
+    return LINEAR_LIMIT + (e - SUB_BITS - 1) * SUB_COUNT + <int>((v >> (e - SUB_BITS)) - SUB_COUNT)
+
+
+cdef extern from *:
+    int __builtin_clzll(unsigned long long) nogil
+
+
+# Pointers into one worker's rows of shared memory (layout: chopsticks.engine.shm).
+cdef struct Recorder:
+    uint64_t *hist        # [2 phases: ramp, measured][n_ops][NBUCKETS]
+    int64_t *ts           # [max_secs][n_ops][TS_FIELDS]
+    int64_t *errors       # [n_ops][ERR_CODES]
+    int n_ops
+    int64_t max_secs
+    uint64_t start_ns
+    uint64_t ramp_end_ns
+
+
+cdef inline void record_ok(Recorder *r, int op, uint64_t lat_ns, uint64_t nbytes, uint64_t now_ns) noexcept nogil:
+    cdef int64_t sec
+    cdef int64_t *row
+    cdef int phase = 1 if now_ns >= r.ramp_end_ns else 0
+    r.hist[(phase * r.n_ops + op) * NBUCKETS + bucket_index(lat_ns)] += 1
+    sec = <int64_t>((now_ns - r.start_ns) // 1000000000ULL) if now_ns > r.start_ns else 0
+    if sec >= r.max_secs:
+        sec = r.max_secs - 1
+    row = r.ts + (sec * r.n_ops + op) * TS_FIELDS
+    row[TS_OPS] += 1
+    row[TS_BYTES] += <int64_t>nbytes
+    row[TS_LAT_SUM_NS] += <int64_t>lat_ns
+    if <int64_t>lat_ns > row[TS_LAT_MAX_NS]:
+        row[TS_LAT_MAX_NS] = <int64_t>lat_ns
+
+
+cdef inline void record_error(Recorder *r, int op, int code, uint64_t now_ns) noexcept nogil:
+    cdef int64_t sec
+    if code < 0 or code >= ERR_CODES:
+        code = 0
+    r.errors[op * ERR_CODES + code] += 1
+    sec = <int64_t>((now_ns - r.start_ns) // 1000000000ULL) if now_ns > r.start_ns else 0
+    if sec >= r.max_secs:
+        sec = r.max_secs - 1
+    r.ts[(sec * r.n_ops + op) * TS_FIELDS + TS_ERRORS] += 1
+
+
+cdef extern from "<time.h>" nogil:
+    ctypedef int clockid_t
+    cdef struct timespec:
+        long tv_sec
+        long tv_nsec
+    int clock_gettime(clockid_t, timespec *)
+    enum: CLOCK_MONOTONIC
+
+
+cdef inline uint64_t now_ns() noexcept nogil:
+    cdef timespec t
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return <uint64_t>t.tv_sec * 1000000000ULL + <uint64_t>t.tv_nsec

@@ -1,0 +1,49 @@
+"""The `chopsticks` command: typer app assembled from one module per command group."""
+import sys
+
+import typer
+
+from chopsticks import __version__
+from chopsticks.errors import ChopsticksError
+
+app = typer.Typer(
+    name="chopsticks",
+    help="A load generator for Ceph: saturate RBD pools and S3 (RGW) endpoints, report the latency tail.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"chopsticks {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """A load generator for Ceph: saturate RBD pools and S3 (RGW) endpoints, report the latency tail."""
+
+
+def _register() -> None:
+    from chopsticks.cli import bench, lab, report, run
+
+    app.add_typer(bench.app, name="bench")
+    app.add_typer(lab.app, name="lab")
+    app.add_typer(report.app, name="report")
+    run.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point: ChopsticksError becomes `error: ...` on stderr and exit status 1."""
+    try:
+        app()
+    except ChopsticksError as e:
+        print(f"chopsticks: error: {e}", file=sys.stderr)
+        sys.exit(1)
