@@ -7,6 +7,7 @@
 # 1/SUB_COUNT (0.78 %) of its lower bound. The last bucket, past 2**MAX_EXP ns (~18 min),
 # collects everything longer.
 from libc.stdint cimport uint64_t, int64_t
+cimport numpy as cnp
 
 cdef enum:
     SUB_BITS = 7
@@ -23,6 +24,7 @@ cdef enum:
     TS_FIELDS = 5
     ERR_CODES = 1024             # per-op error counters, indexed by a backend-defined code
     ERR_STALLED = 1023           # an op older than --op-timeout (counted once, when first seen)
+    ERR_OTHER = 1022             # a code outside 1..1021
 
 
 cdef inline int bucket_index(uint64_t v) noexcept nogil:
@@ -43,22 +45,40 @@ cdef extern from *:
 cdef struct Recorder:
     uint64_t *hist        # [2 phases: ramp, measured][n_ops][NBUCKETS]
     int64_t *ts           # [max_secs][n_ops][TS_FIELDS]
-    int64_t *errors       # [n_ops][ERR_CODES]
+    int64_t *errors       # [2 phases][n_ops][ERR_CODES]
     int n_ops
     int64_t max_secs
     uint64_t start_ns
     uint64_t ramp_end_ns
 
 
+cdef inline int init_recorder(Recorder *r, cnp.uint64_t[::1] hist, cnp.int64_t[::1] ts,
+                              cnp.int64_t[::1] errors, dict spec) except -1:
+    """Point r at one worker's rows; spec carries n_ops, start_ns and ramp_end_ns."""
+    cdef int n_ops = spec["n_ops"]
+    if hist.shape[0] != 2 * n_ops * NBUCKETS or errors.shape[0] != 2 * n_ops * ERR_CODES \
+            or ts.shape[0] == 0 or ts.shape[0] % (n_ops * TS_FIELDS) != 0:
+        raise ValueError("shared-memory rows do not match n_ops")
+    r.hist = &hist[0]
+    r.ts = &ts[0]
+    r.errors = &errors[0]
+    r.n_ops = n_ops
+    r.max_secs = ts.shape[0] // (n_ops * TS_FIELDS)
+    r.start_ns = spec["start_ns"]
+    r.ramp_end_ns = spec["ramp_end_ns"]
+    return 0
+
+
+cdef inline int _second(Recorder *r, uint64_t now_ns) noexcept nogil:
+    cdef int64_t sec = <int64_t>((now_ns - r.start_ns) // 1000000000ULL) if now_ns > r.start_ns else 0
+    return <int>(sec if sec < r.max_secs else r.max_secs - 1)
+
+
 cdef inline void record_ok(Recorder *r, int op, uint64_t lat_ns, uint64_t nbytes, uint64_t now_ns) noexcept nogil:
-    cdef int64_t sec
     cdef int64_t *row
     cdef int phase = 1 if now_ns >= r.ramp_end_ns else 0
     r.hist[(phase * r.n_ops + op) * NBUCKETS + bucket_index(lat_ns)] += 1
-    sec = <int64_t>((now_ns - r.start_ns) // 1000000000ULL) if now_ns > r.start_ns else 0
-    if sec >= r.max_secs:
-        sec = r.max_secs - 1
-    row = r.ts + (sec * r.n_ops + op) * TS_FIELDS
+    row = r.ts + (<int64_t>_second(r, now_ns) * r.n_ops + op) * TS_FIELDS
     row[TS_OPS] += 1
     row[TS_BYTES] += <int64_t>nbytes
     row[TS_LAT_SUM_NS] += <int64_t>lat_ns
@@ -67,14 +87,17 @@ cdef inline void record_ok(Recorder *r, int op, uint64_t lat_ns, uint64_t nbytes
 
 
 cdef inline void record_error(Recorder *r, int op, int code, uint64_t now_ns) noexcept nogil:
-    cdef int64_t sec
-    if code < 0 or code >= ERR_CODES:
-        code = 0
-    r.errors[op * ERR_CODES + code] += 1
-    sec = <int64_t>((now_ns - r.start_ns) // 1000000000ULL) if now_ns > r.start_ns else 0
-    if sec >= r.max_secs:
-        sec = r.max_secs - 1
-    r.ts[(sec * r.n_ops + op) * TS_FIELDS + TS_ERRORS] += 1
+    cdef int phase = 1 if now_ns >= r.ramp_end_ns else 0
+    if code <= 0 or code >= ERR_CODES:
+        code = ERR_OTHER
+    r.errors[(phase * r.n_ops + op) * ERR_CODES + code] += 1
+    r.ts[(<int64_t>_second(r, now_ns) * r.n_ops + op) * TS_FIELDS + TS_ERRORS] += 1
+
+
+cdef inline void record_stall(Recorder *r, int op, uint64_t now_ns) noexcept nogil:
+    # An op older than --op-timeout: noted once; it still completes (ok or error) later.
+    cdef int phase = 1 if now_ns >= r.ramp_end_ns else 0
+    r.errors[(phase * r.n_ops + op) * ERR_CODES + ERR_STALLED] += 1
 
 
 cdef extern from "<time.h>" nogil:

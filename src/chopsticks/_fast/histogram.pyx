@@ -15,6 +15,7 @@ CONSTANTS = {
     "ts_fields": TS_FIELDS,
     "err_codes": ERR_CODES,
     "err_stalled": ERR_STALLED,
+    "err_other": ERR_OTHER,
 }
 
 
@@ -54,18 +55,9 @@ cdef class SlotRecorder:
     cdef object _keep
 
     def __init__(self, cnp.uint64_t[::1] hist not None, cnp.int64_t[::1] ts not None,
-                 cnp.int64_t[::1] errors not None, int n_ops, uint64_t start_ns, uint64_t ramp_end_ns):
-        if hist.shape[0] != 2 * n_ops * NBUCKETS or errors.shape[0] != n_ops * ERR_CODES \
-                or ts.shape[0] % (n_ops * TS_FIELDS) != 0:
-            raise ValueError("shared-memory rows do not match n_ops")
+                 cnp.int64_t[::1] errors not None, dict spec not None):
+        init_recorder(&self.r, hist, ts, errors, spec)
         self._keep = (hist, ts, errors)
-        self.r.hist = &hist[0]
-        self.r.ts = &ts[0]
-        self.r.errors = &errors[0]
-        self.r.n_ops = n_ops
-        self.r.max_secs = ts.shape[0] // (n_ops * TS_FIELDS)
-        self.r.start_ns = start_ns
-        self.r.ramp_end_ns = ramp_end_ns
 
     def ok(self, int op, uint64_t lat_ns, uint64_t nbytes, uint64_t end_ns):
         if op < 0 or op >= self.r.n_ops:

@@ -1,4 +1,72 @@
-"""`chopsticks bench`: raw-throughput saturation tests (rbd, s3, null)."""
+"""`chopsticks bench`: raw-throughput saturation tests on the compiled engine."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
 import typer
 
+from chopsticks.backends.block import BlockIo
+from chopsticks.cli import common
+from chopsticks.cli.common import (CsvOut, Duration, Iodepth, IoTotal, JsonOut, OpTimeout, Procs, Quiet, Ramp,
+                                   RunOptions, Seed, TsOut)
+
 app = typer.Typer(help="Raw-throughput saturation tests on the compiled engine.", no_args_is_help=True)
+
+Bs = Annotated[str, typer.Option("--bs", "-b", help="Block size per operation (4k, 64k, 4M).")]
+Rw = Annotated[str, typer.Option("--rw", help="read | write | randread | randwrite | randrw | rw (sequential mix).")]
+RwMixRead = Annotated[int, typer.Option("--rwmixread", min=0, max=100, help="% reads in randrw/rw.")]
+Pattern = Annotated[str, typer.Option("--pattern", help="Write payload: random | zero | compressible:PCT (PCT% of each 4 KiB zero).")]
+Offset = Annotated[str, typer.Option("--offset", help="First byte of the range to cover.")]
+Span = Annotated[Optional[str], typer.Option("--span", help="Bytes of the range to cover (default: to the end).")]
+
+
+def _block_io(bs: str, rw: str, rwmixread: int, pattern: str, offset: str, span: Optional[str]) -> BlockIo:
+    name, _, pct = pattern.partition(":")
+    if name == "compressible" and not (pct.isdigit() and 0 <= int(pct) <= 100):
+        raise typer.BadParameter("compressible takes a percentage: compressible:50", param_hint="--pattern")
+    return BlockIo(bs=common._size(bs), rw=rw, rwmixread=rwmixread, pattern=name,
+                   compressible_pct=int(pct) if pct else 50, offset=0 if offset in ("0", "") else common._size(offset),
+                   span=common._size(span))
+
+
+@app.command()
+def rbd(
+    pool: Annotated[str, typer.Option("--pool", help="RBD pool.")] = "rbd",
+    image: Annotated[str, typer.Option("--image", help="RBD image (with --image-per-proc: prefix of <image>-<n>).")] = "test",
+    conf: Annotated[Optional[str], typer.Option("--conf", "-c", help="ceph.conf (default: the running `chopsticks lab`, $CEPH_CONF, /etc/ceph/ceph.conf).")] = None,
+    client_id: Annotated[str, typer.Option("--id", help="Ceph client id (client.<id>).")] = "admin",
+    keyring: Annotated[Optional[str], typer.Option("--keyring", help="Keyring file (default: from the conf).")] = None,
+    image_per_proc: Annotated[bool, typer.Option("--image-per-proc", help="Worker n uses its own image <image>-<n>.")] = False,
+    create: Annotated[Optional[str], typer.Option("--create", help="Create missing images of this size (e.g. 1G).")] = None,
+    connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the cluster.")] = 10,
+    bs: Bs = "4k", rw: Rw = "randwrite", rwmixread: RwMixRead = 50, pattern: Pattern = "random",
+    offset: Offset = "0", span: Span = None,
+    procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
+    ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
+    csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+) -> None:
+    """Saturate an RBD image through librbd's C aio API: IOPS, MiB/s and the latency tail."""
+    from chopsticks.backends.rbd import RbdTarget
+
+    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet)
+    if conf is None:
+        conf, default_keyring = common.default_ceph_conf()
+        keyring = keyring or default_keyring
+    target = RbdTarget(conf=conf, client_id=client_id, keyring=keyring or "", pool=pool, image=image,
+                       io=_block_io(bs, rw, rwmixread, pattern, offset, span), image_per_proc=image_per_proc,
+                       create_size=common._size(create), connect_timeout_s=connect_timeout)
+    common.execute(opts.plan(target), opts)
+
+
+@app.command()
+def null(
+    bs: Bs = "4k", rw: Rw = "randwrite", rwmixread: RwMixRead = 50,
+    procs: Procs = None, iodepth: Iodepth = 1, duration: Duration = None, io_total: IoTotal = None,
+    ramp: Ramp = 0, seed: Seed = 1,
+    csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+) -> None:
+    """No I/O: every op completes at once. Measures the engine's own ceiling per core."""
+    from chopsticks.backends.null import NullTarget
+
+    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet)
+    common.execute(opts.plan(NullTarget(io=_block_io(bs, rw, rwmixread, "random", "0", None))), opts)

@@ -1,0 +1,43 @@
+# Where the next operation goes: sequential or random offsets over a span, reads/writes mixed by
+# percentage. Shared by every block-style loop (rbd, null); no allocation, no syscalls.
+from libc.stdint cimport uint64_t
+from chopsticks._fast.payload cimport splitmix64
+
+cdef enum:
+    OP_READ = 0
+    OP_WRITE = 1
+    RW_READ = 0
+    RW_WRITE = 1
+    RW_RANDREAD = 2
+    RW_RANDWRITE = 3
+    RW_RANDRW = 4
+    RW_RW = 5                    # sequential mixed
+
+cdef struct IoGen:
+    uint64_t rng
+    uint64_t bs
+    uint64_t start               # first byte of this worker's span
+    uint64_t nblocks             # blocks of bs in the span
+    uint64_t next_block          # sequential cursor
+    int rw
+    int read_pct
+
+
+cdef inline int next_io(IoGen *g, uint64_t *offset) noexcept nogil:
+    cdef uint64_t block
+    cdef int op
+    if g.rw == RW_READ or g.rw == RW_RANDREAD:
+        op = OP_READ
+    elif g.rw == RW_WRITE or g.rw == RW_RANDWRITE:
+        op = OP_WRITE
+    else:
+        op = OP_READ if <int>(splitmix64(&g.rng) % 100) < g.read_pct else OP_WRITE
+    if g.rw == RW_RANDREAD or g.rw == RW_RANDWRITE or g.rw == RW_RANDRW:
+        block = splitmix64(&g.rng) % g.nblocks
+    else:
+        block = g.next_block
+        g.next_block += 1
+        if g.next_block >= g.nblocks:
+            g.next_block = 0
+    offset[0] = g.start + block * g.bs
+    return op

@@ -1,0 +1,93 @@
+"""Result outputs: the terminal table, the summary CSV, the time-series CSV and the JSON file."""
+from __future__ import annotations
+
+import csv
+import datetime
+import math
+from pathlib import Path
+
+import orjson
+
+from chopsticks import __version__
+from chopsticks.engine.pool import RunOutcome
+from chopsticks.metrics import histogram
+from chopsticks.metrics.summary import (MEASURED, SUMMARY_COLUMNS, TIMESERIES_COLUMNS, errors_by_kind,
+                                        summarize, timeseries)
+
+TABLE_COLUMNS = (("op", "op", "{}"), ("ops", "ops", "{:,}"), ("iops", "IOPS", "{:,.0f}"),
+                 ("mib_s", "MiB/s", "{:,.1f}"), ("lat_mean_us", "mean µs", "{:,.1f}"),
+                 ("lat_p50_us", "p50 µs", "{:,.1f}"), ("lat_p90_us", "p90 µs", "{:,.1f}"),
+                 ("lat_p99_us", "p99 µs", "{:,.1f}"), ("lat_p99_9_us", "p99.9 µs", "{:,.1f}"),
+                 ("lat_p99_99_us", "p99.99 µs", "{:,.1f}"), ("lat_max_us", "max µs", "{:,.1f}"),
+                 ("errors", "errors", "{:,}"))
+
+
+def _cell(fmt: str, value) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "-"
+    return fmt.format(value)
+
+
+def table(rows: list[dict]) -> str:
+    """Fixed-width table of summary rows."""
+    cells = [[title for _, title, _ in TABLE_COLUMNS]]
+    cells += [[_cell(fmt, row[key]) for key, _, fmt in TABLE_COLUMNS] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(TABLE_COLUMNS))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in cells)
+
+
+def report_text(out: RunOutcome, rows: list[dict], name_of) -> str:
+    """The table plus the lines a user needs to trust it: measured time, errors, notes."""
+    lines = [table(rows), f"measured {out.measured_s:.2f}s over {len(out.workers)} worker(s)"
+             + (f" after a {out.plan.ramp_s}s ramp" if out.plan.ramp_s else "")]
+    for op, kinds in errors_by_kind(out, name_of).items():
+        lines.append(f"errors {op}: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items())))
+    if out.partial:
+        lines.append("PARTIAL RESULT: " + "; ".join(out.notes))
+    return "\n".join(lines)
+
+
+def _write_csv(path: Path, columns, rows) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def write_summary_csv(path: Path, rows: list[dict]) -> None:
+    _write_csv(path, SUMMARY_COLUMNS, rows)
+
+
+def write_timeseries_csv(path: Path, out: RunOutcome) -> None:
+    _write_csv(path, TIMESERIES_COLUMNS, timeseries(out))
+
+
+def result_document(out: RunOutcome, rows: list[dict], name_of) -> dict:
+    """Everything about a run, for --json: settings, cluster, summary, per-worker CPU, errors by
+    kind, the time series and the raw merged histograms (re-mergeable with others)."""
+    plan = out.plan
+    merged = out.hist[:, MEASURED].sum(axis=0)
+    return {
+        "chopsticks_version": __version__,
+        "command": list(plan.command),
+        "started_at": datetime.datetime.fromtimestamp(out.started_at, datetime.timezone.utc).isoformat(),
+        "partial": out.partial,
+        "notes": out.notes,
+        "settings": {"procs": plan.procs, "cpus": list(plan.cpus), "iodepth": plan.iodepth,
+                     "duration_s": plan.duration_s, "ramp_s": plan.ramp_s, "io_total": plan.io_total,
+                     "seed": plan.seed, "op_timeout_s": plan.op_timeout_s, "target": plan.target.settings()},
+        "cluster": out.info,
+        "measured_s": out.measured_s,
+        "summary": rows,
+        "errors_by_kind": errors_by_kind(out, name_of),
+        "workers": out.workers,
+        "timeseries": timeseries(out),
+        "histogram": {"scheme": histogram.scheme(), "phase": "measured",
+                      "ops": {op: histogram.to_sparse(merged[o]) for o, op in enumerate(out.op_names)}},
+    }
+
+
+def write_json(path: Path, document: dict) -> None:
+    Path(path).write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))

@@ -1,0 +1,91 @@
+"""From what the workers recorded to the numbers users read: per-op and overall summaries and
+the per-second series. Only the measured phase (after --ramp) counts in summaries."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from chopsticks.engine.pool import RunOutcome
+from chopsticks.engine.shm import ERR_STALLED, TsField
+from chopsticks.metrics.histogram import PERCENTILES, percentiles_ns
+
+OPS, BYTES, ERRORS, LAT_SUM, LAT_MAX = TsField.OPS, TsField.BYTES, TsField.ERRORS, TsField.LAT_SUM_NS, TsField.LAT_MAX_NS
+MEASURED = 1
+PCT_COLUMNS = tuple(f"lat_p{format(p, 'g').replace('.', '_')}_us" for p in PERCENTILES)
+
+# Summary columns (CSV header = these names, JSON keys alike):
+#   op: operation name, or "all"; ops: completed without error; errors: failed ops;
+#   stalled: ops seen older than --op-timeout (they still count when they complete);
+#   iops and mib_s over the measured seconds; bytes moved by successful ops;
+#   lat_mean_us, lat_p50_us ... lat_p99_99_us, lat_max_us: completion latency of successful ops.
+SUMMARY_COLUMNS = ("op", "ops", "errors", "stalled", "iops", "bytes", "mib_s", "lat_mean_us", *PCT_COLUMNS,
+                   "lat_max_us")
+
+
+def summarize(out: RunOutcome) -> list[dict]:
+    """One row per op type that saw traffic, then "all"."""
+    ramp, secs = out.plan.ramp_s, max(out.measured_s, 1e-9)
+    hist = out.hist[:, MEASURED].sum(axis=0)            # [n_ops][NBUCKETS]
+    ts = out.ts[:, ramp:].sum(axis=0)                   # [secs][n_ops][F]
+    errs = out.errors[:, MEASURED].sum(axis=0)          # [n_ops][ERR_CODES]
+    lat_max = out.ts[:, ramp:, :, LAT_MAX].max(axis=(0, 1)) if out.ts.shape[1] > ramp else np.zeros(len(out.op_names))
+    rows = []
+    for o, name in enumerate(out.op_names):
+        if hist[o].sum() or errs[o].sum():
+            rows.append(_row(name, hist[o], ts[:, o].sum(axis=0), errs[o], float(lat_max[o]), secs))
+    rows.append(_row("all", hist.sum(axis=0), ts.sum(axis=(0, 1)), errs.sum(axis=0),
+                     float(lat_max.max(initial=0)), secs))
+    return rows
+
+
+def _row(name, hist, totals, errs, max_ns, secs) -> dict:
+    ops = int(hist.sum())
+    stalled = int(errs[ERR_STALLED])
+    pcts = percentiles_ns(hist, PERCENTILES, max_ns=max_ns)
+    row = {"op": name, "ops": ops, "errors": int(errs.sum()) - stalled, "stalled": stalled,
+           "iops": ops / secs, "bytes": int(totals[BYTES]), "mib_s": totals[BYTES] / secs / 2**20,
+           "lat_mean_us": totals[LAT_SUM] / ops / 1e3 if ops else math.nan}
+    row.update({col: v / 1e3 for col, v in zip(PCT_COLUMNS, pcts)})
+    row["lat_max_us"] = max_ns / 1e3 if ops else math.nan
+    return row
+
+
+def errors_by_kind(out: RunOutcome, name_of) -> dict[str, dict[str, int]]:
+    """{op: {error name: count}} over the measured phase, e.g. {"write": {"EIO": 3, "stalled": 1}}."""
+    errs = out.errors[:, MEASURED].sum(axis=0)
+    result = {}
+    for o, op in enumerate(out.op_names):
+        codes = np.nonzero(errs[o])[0]
+        if len(codes):
+            result[op] = {name_of(int(c)): int(errs[o, c]) for c in codes}
+    return result
+
+
+# Time-series columns (one row per second and op):
+#   second: seconds since the start (ramp included); phase: ramp|measured; op;
+#   iops (= ops completed in that second), bytes, errors, mib_s, as recorded by the workers;
+#   lat_mean_us, lat_max_us exact for that second; lat_p50_us, lat_p99_us from the merged
+#   histogram's change between the parent's samples at the second boundaries (NaN if not sampled).
+TIMESERIES_COLUMNS = ("second", "phase", "op", "iops", "bytes", "errors", "mib_s", "lat_mean_us",
+                      "lat_max_us", "lat_p50_us", "lat_p99_us")
+
+
+def timeseries(out: RunOutcome) -> list[dict]:
+    ts = out.ts.sum(axis=0)
+    lat_max = out.ts[..., LAT_MAX].max(axis=0)
+    rows = []
+    for sec in range(ts.shape[0]):
+        for o, op in enumerate(out.op_names):
+            f = ts[sec, o]
+            if not (f[OPS] or f[ERRORS]):
+                continue
+            rows.append({
+                "second": sec, "phase": "ramp" if sec < out.plan.ramp_s else "measured", "op": op,
+                "iops": int(f[OPS]), "bytes": int(f[BYTES]), "errors": int(f[ERRORS]),
+                "mib_s": f[BYTES] / 2**20,
+                "lat_mean_us": f[LAT_SUM] / f[OPS] / 1e3 if f[OPS] else math.nan,
+                "lat_max_us": lat_max[sec, o] / 1e3,
+                "lat_p50_us": out.tick_p50_ns[sec, o] / 1e3, "lat_p99_us": out.tick_p99_ns[sec, o] / 1e3,
+            })
+    return rows

@@ -1,0 +1,36 @@
+"""The frozen description of a run that the engine and every worker receive."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chopsticks.backends import Target
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: Target                  # what to load, and how (a backend's frozen dataclass)
+    procs: int                      # worker processes
+    cpus: tuple[int, ...]           # CPU each worker pins itself to
+    iodepth: int                    # operations in flight per worker
+    duration_s: float | None        # measured time, after the ramp; None = until io_total
+    ramp_s: int = 0                 # whole seconds at the start excluded from the results
+    io_total: int | None = None     # bytes over all workers; None = until duration
+    seed: int = 1
+    op_timeout_s: float = 30.0      # an op older than this is counted as stalled
+    command: tuple[str, ...] = ()   # the command line, for the result file
+
+    @property
+    def max_secs(self) -> int:
+        """Rows of the per-second time series: the whole run plus room to drain."""
+        if self.duration_s is None:
+            return 86400
+        return self.ramp_s + math.ceil(self.duration_s) + int(self.op_timeout_s) + 10
+
+    def ops_limit(self) -> int:
+        """Operations each worker may submit (io_total split evenly), or effectively no limit."""
+        if self.io_total is None:
+            return 2**63 - 1
+        return max(1, math.ceil(self.io_total / self.target.bytes_per_op / self.procs))
