@@ -277,6 +277,6 @@ cdef void _count_stalled(Slot *slots, int n, uint64_t now, uint64_t timeout_ns, 
     cdef int i
     for i in range(n):
         if slots[i].done_ns == 0 and slots[i].stalled == 0 and slots[i].submit_ns != 0 \
-                and now - slots[i].submit_ns > timeout_ns:
+                and now > slots[i].submit_ns + timeout_ns:
             slots[i].stalled = 1
             record_stall(rec, slots[i].op, now)

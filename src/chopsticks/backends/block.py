@@ -25,12 +25,6 @@ class BlockIo:
 
     def check(self, device_bytes: int, what: str) -> None:
         """One-line error if this I/O does not fit a device of device_bytes."""
-        if self.rw not in RW_MODES:
-            raise ChopsticksError(f"--rw must be one of {', '.join(RW_MODES)}, got '{self.rw}'")
-        if not 0 <= self.rwmixread <= 100:
-            raise ChopsticksError(f"--rwmixread must be 0..100, got {self.rwmixread}")
-        if self.pattern not in PATTERNS:
-            raise ChopsticksError(f"--pattern must be one of {', '.join(PATTERNS)}, got '{self.pattern}'")
         span = self.span_bytes(device_bytes)
         if self.offset >= device_bytes:
             raise ChopsticksError(f"--offset {self.offset} is past the end of {what} ({device_bytes} bytes)")

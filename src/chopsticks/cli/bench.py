@@ -5,10 +5,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from chopsticks._fast.iogen import RW_MODES
+from chopsticks._fast.payload import PATTERNS
 from chopsticks.backends.block import BlockIo
 from chopsticks.cli import common
 from chopsticks.cli.common import (CsvOut, Duration, Iodepth, IoTotal, JsonOut, OpTimeout, Procs, Quiet, Ramp,
-                                   RunOptions, Seed, TsOut)
+                                   RunOptions, Seed, TsOut, size_option)
 
 app = typer.Typer(help="Raw-throughput saturation tests on the compiled engine.", no_args_is_help=True)
 
@@ -21,12 +23,17 @@ Span = Annotated[Optional[str], typer.Option("--span", help="Bytes of the range 
 
 
 def _block_io(bs: str, rw: str, rwmixread: int, pattern: str, offset: str, span: Optional[str]) -> BlockIo:
+    if rw not in RW_MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(RW_MODES)}, got '{rw}'", param_hint="--rw")
     name, _, pct = pattern.partition(":")
-    if name == "compressible" and not (pct.isdigit() and 0 <= int(pct) <= 100):
+    if name not in PATTERNS or (pct and name != "compressible"):
+        raise typer.BadParameter(f"must be random, zero or compressible:PCT, got '{pattern}'", param_hint="--pattern")
+    if name == "compressible" and pct and not (pct.isdigit() and 0 <= int(pct) <= 100):
         raise typer.BadParameter("compressible takes a percentage: compressible:50", param_hint="--pattern")
-    return BlockIo(bs=common._size(bs), rw=rw, rwmixread=rwmixread, pattern=name,
-                   compressible_pct=int(pct) if pct else 50, offset=0 if offset in ("0", "") else common._size(offset),
-                   span=common._size(span))
+    return BlockIo(bs=size_option(bs, "--bs"), rw=rw, rwmixread=rwmixread, pattern=name,
+                   compressible_pct=int(pct) if pct else 50,
+                   offset=0 if offset in ("0", "") else size_option(offset, "--offset"),
+                   span=size_option(span, "--span"))
 
 
 @app.command()
@@ -54,7 +61,7 @@ def rbd(
         keyring = keyring or default_keyring
     target = RbdTarget(conf=conf, client_id=client_id, keyring=keyring or "", pool=pool, image=image,
                        io=_block_io(bs, rw, rwmixread, pattern, offset, span), image_per_proc=image_per_proc,
-                       create_size=common._size(create), connect_timeout_s=connect_timeout)
+                       create_size=size_option(create, "--create"), connect_timeout_s=connect_timeout)
     common.execute(opts.plan(target), opts)
 
 

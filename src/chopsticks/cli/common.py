@@ -21,22 +21,24 @@ from chopsticks.units import parse_duration, parse_size
 EXIT_OK, EXIT_PARTIAL, EXIT_OP_ERRORS, EXIT_INTERRUPTED = 0, 3, 4, 130
 
 
-def _size(value: Optional[str]) -> Optional[int]:
+def size_option(value: Optional[str], option: str) -> Optional[int]:
+    """Bytes of a size option, or a usage error (exit 2) naming the option."""
     if value is None:
         return None
     try:
-        return parse_size(value)
+        return parse_size(value, option)
     except ChopsticksError as e:
-        raise typer.BadParameter(str(e)) from None
+        raise typer.BadParameter(str(e), param_hint=option) from None
 
 
-def _duration(value: Optional[str]) -> Optional[float]:
+def duration_option(value: Optional[str], option: str) -> Optional[float]:
+    """Seconds of a duration option, or a usage error (exit 2) naming the option."""
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return parse_duration(value, option)
     except ChopsticksError as e:
-        raise typer.BadParameter(str(e)) from None
+        raise typer.BadParameter(str(e), param_hint=option) from None
 
 
 Procs = Annotated[Optional[int], typer.Option("--procs", "-p", min=1, help="Worker processes, each pinned to one CPU (default: the CPUs this process may use).")]
@@ -73,11 +75,11 @@ class RunOptions:
         if oversubscribed:
             print(f"chopsticks: warning: {procs} workers on {len(pool.usable_cpus())} CPUs: "
                   "several workers share a CPU", file=sys.stderr)
-        io_total = _size(self.io_total)
-        duration = _duration(self.duration) if self.duration else (None if io_total else 30.0)
+        io_total = size_option(self.io_total, "--io-total")
+        duration = duration_option(self.duration, "--duration") if self.duration else (None if io_total else 30.0)
         return Plan(target=target, procs=procs, cpus=cpus, iodepth=self.iodepth, duration_s=duration,
                     ramp_s=self.ramp, io_total=io_total, seed=self.seed,
-                    op_timeout_s=_duration(self.op_timeout), command=tuple(["chopsticks", *sys.argv[1:]]))
+                    op_timeout_s=duration_option(self.op_timeout, "--op-timeout"), command=tuple(["chopsticks", *sys.argv[1:]]))
 
 
 def execute(plan: Plan, opts: RunOptions) -> None:

@@ -87,8 +87,9 @@ def _worker_main(plan: Plan, index: int, layout: ShmLayout, shm_name: str) -> No
         if mem.control[Control.STOP]:
             hdr[Header.STATE] = WorkerState.DONE
             return
-        hdr[Header.STATE] = WorkerState.RUNNING
         start_ns = int(mem.control[Control.START_NS])
+        time.sleep(max(0.0, (start_ns - time.monotonic_ns()) / 1e9))
+        hdr[Header.STATE] = WorkerState.RUNNING
         ramp_end_ns = start_ns + plan.ramp_s * 1_000_000_000
         spec = {
             "n_ops": layout.n_ops, "max_secs": layout.max_secs, "start_ns": start_ns, "ramp_end_ns": ramp_end_ns,
@@ -233,8 +234,9 @@ def _collect(plan, info, op_names, mem, procs, stopper, start_ns, ramp_end_ns, d
     for p in procs:
         p.join(timeout=5)
     ends = [int(e) for e in mem.header[:, Header.END_NS] if e > 0]
-    end_ns = min(max(ends) if ends else time.monotonic_ns(), deadline_ns)
-    secs = min(mem.layout.max_secs, max(1, -(-(end_ns - start_ns) // 1_000_000_000)))
+    last_ns = max(ends) if ends else time.monotonic_ns()
+    end_ns = min(last_ns, deadline_ns)      # ops draining past the deadline count, their time does not
+    secs = min(mem.layout.max_secs, max(1, -(-(last_ns - start_ns) // 1_000_000_000)))
     workers = []
     for i, p in enumerate(procs):
         h = mem.header[i]

@@ -8,7 +8,8 @@ from chopsticks._fast.histogram import CONSTANTS, bucket_lower_bounds
 
 NBUCKETS = CONSTANTS["nbuckets"]
 LOWER_NS = bucket_lower_bounds()
-UPPER_NS = np.append(LOWER_NS[1:], LOWER_NS[-1] * 2)      # exclusive
+# Exclusive upper bounds; the last bucket also holds everything past its nominal bound (2**40 ns).
+UPPER_NS = np.append(LOWER_NS[1:], 2 * LOWER_NS[-1] - LOWER_NS[-2])
 MID_NS = LOWER_NS + (UPPER_NS - LOWER_NS - 1) / 2.0       # value reported for a bucket
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)

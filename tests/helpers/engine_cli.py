@@ -1,0 +1,59 @@
+"""Running `chopsticks bench` as a user does (a real process), for the engine tests."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CHOPSTICKS = [sys.executable, "-m", "chopsticks"]
+
+
+def bench(*args, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run([*CHOPSTICKS, "bench", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def start_bench(*args) -> subprocess.Popen:
+    return subprocess.Popen([*CHOPSTICKS, "bench", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def worker_pids(parent_pid: int) -> list[int]:
+    """PIDs of the engine's worker processes (spawned children, not the resource tracker)."""
+    pids = []
+    for child in Path(f"/proc/{parent_pid}/task/{parent_pid}/children").read_text().split():
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"spawn_main" in cmdline:
+            pids.append(int(child))
+    return pids
+
+
+def wait_for_workers(proc: subprocess.Popen, n: int, timeout=60.0) -> list[int]:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        pids = worker_pids(proc.pid)
+        if len(pids) == n:
+            return pids
+        time.sleep(0.1)
+    raise AssertionError(f"{n} workers did not appear")
+
+
+def interrupt_after(proc: subprocess.Popen, seconds: float) -> tuple[int, str, str]:
+    """Ctrl+C as a terminal sends it (to the whole process group would hit workers too; the
+    engine ignores SIGINT in workers, so the parent alone is what matters)."""
+    time.sleep(seconds)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+def kill_one_worker(proc: subprocess.Popen, n_workers: int, after_s: float) -> int:
+    pids = wait_for_workers(proc, n_workers)
+    time.sleep(after_s)
+    os.kill(pids[-1], signal.SIGKILL)
+    return pids[-1]
+
+
+def load_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
