@@ -77,3 +77,60 @@ def null(
 
     opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet)
     common.execute(opts.plan(NullTarget(io=_block_io(bs, rw, rwmixread, "random", "0", None))), opts)
+
+
+S3_OP_CHOICES = ("put", "get", "delete", "head", "list", "mixed")
+
+
+def _mix(op: str, mix: str) -> tuple[tuple[str, int], ...]:
+    if op not in S3_OP_CHOICES:
+        raise typer.BadParameter(f"must be one of {', '.join(S3_OP_CHOICES)}, got '{op}'", param_hint="--op")
+    if op != "mixed":
+        return ((op, 1),)
+    pairs = []
+    for part in mix.split(","):
+        name, _, weight = part.partition("=")
+        if name.strip() not in S3_OP_CHOICES[:-1] or not weight.strip().isdigit():
+            raise typer.BadParameter(f"expected op=weight pairs like put=30,get=60, got '{part}'", param_hint="--mix")
+        pairs.append((name.strip(), int(weight)))
+    if sum(w for _, w in pairs) <= 0:
+        raise typer.BadParameter("weights must add up to more than 0", param_hint="--mix")
+    return tuple(pairs)
+
+
+def _size_range(size: str) -> tuple[int, int]:
+    low, _, high = size.partition("-")
+    lo = size_option(low, "--size")
+    hi = size_option(high, "--size") if high else lo
+    if hi < lo:
+        raise typer.BadParameter(f"range must go from small to large, got '{size}'", param_hint="--size")
+    return lo, hi
+
+
+@app.command()
+def s3(
+    workload_config: Annotated[Optional[str], typer.Option("--workload-config", help="S3 workload YAML (default: $S3_CONFIG_PATH, else the running `chopsticks lab`'s).")] = None,
+    op: Annotated[str, typer.Option("--op", help="put | get | delete | head | list | mixed.")] = "put",
+    mix: Annotated[str, typer.Option("--mix", help="Weights for --op mixed.")] = "put=30,get=60,delete=5,head=5",
+    size: Annotated[str, typer.Option("--size", help="Object size, or a range MIN-MAX drawn uniformly (4k, 1M, 4k-1M).")] = "4k",
+    driver: Annotated[Optional[str], typer.Option("--driver", help="Driver name or module:Class (default: the config's).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=4096, help="Client threads per worker, each with its own driver.")] = 8,
+    objects: Annotated[int, typer.Option("--objects", min=1, help="Objects each thread uploads before the start, for get/head/delete.")] = 50,
+    cleanup: Annotated[bool, typer.Option("--cleanup/--no-cleanup", help="Delete the objects the run created.")] = True,
+    procs: Procs = None, duration: Duration = None, io_total: IoTotal = None, ramp: Ramp = 0, seed: Seed = 1,
+    csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+) -> None:
+    """S3 (RGW) throughput and latency through a Python driver: threads in pinned worker processes."""
+    import dataclasses
+
+    from chopsticks.backends.s3 import S3Target
+    from chopsticks.config import load_s3_config
+
+    ops = _mix(op, mix)
+    lo, hi = _size_range(size)
+    opts = RunOptions(procs, concurrency, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet)
+    config = load_s3_config(workload_config or common.default_s3_config())
+    if driver:
+        config = dataclasses.replace(config, driver=driver)
+    target = S3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup)
+    common.execute(opts.plan(target), opts)

@@ -115,14 +115,20 @@ def execute(plan: Plan, opts: RunOptions) -> None:
 
 def default_ceph_conf() -> tuple[str, str]:
     """(conf, keyring) of the running `chopsticks lab`, else $CEPH_CONF or /etc/ceph/ceph.conf."""
-    try:
-        from chopsticks.lab import find_running
-        lab = find_running()
-    except ImportError:
-        lab = None
+    from chopsticks.lab import find_running
+    lab = find_running()
     if lab is not None:
         return str(lab.conf), str(lab.keyring)
     conf = os.environ.get("CEPH_CONF") or "/etc/ceph/ceph.conf"
     if not Path(conf).is_file():
         raise ChopsticksError("no Ceph cluster given: pass --conf (and --keyring), or start one with `chopsticks lab up`")
     return conf, os.environ.get("CEPH_KEYRING", "")
+
+
+def default_s3_config() -> Optional[str]:
+    """$S3_CONFIG_PATH, else the running `chopsticks lab`'s s3_config.yaml, else None."""
+    if os.environ.get("S3_CONFIG_PATH"):
+        return os.environ["S3_CONFIG_PATH"]
+    from chopsticks.lab import find_running
+    lab = find_running()
+    return str(lab.s3_config) if lab else None

@@ -1,4 +1,83 @@
 """`chopsticks lab`: a throw-away single-node Ceph cluster on loopback."""
+import shlex
+import time
+from pathlib import Path
+
 import typer
 
+from chopsticks import lab
+from chopsticks.errors import ChopsticksError
+from chopsticks.lab.cluster import resolve_dir
+
 app = typer.Typer(help="Start, inspect and stop a throw-away single-node Ceph cluster on loopback.", no_args_is_help=True)
+
+DIR_OPTION = typer.Option(
+    None, "--dir", help="Run directory of the lab [default: $CHOPSTICKS_LAB_DIR, else $XDG_STATE_HOME/chopsticks/lab]."
+)
+
+
+def _progress(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@app.command()
+def up(
+    dir: Path | None = DIR_OPTION,
+    install: bool = typer.Option(False, "--install", help="apt-get the Ceph packages first if missing (as root)."),
+) -> None:
+    """Start a lab (mon, mgr, memstore OSD, RGW), wait for HEALTH_OK and print what it made."""
+    started_at = time.monotonic()
+    info, started = lab.up(dir, install=install, log=_progress)
+    if started:
+        typer.echo(f"lab up in {time.monotonic() - started_at:.1f} s: {info.dir}")
+    typer.echo(_describe(info))
+
+
+@app.command()
+def down(dir: Path | None = DIR_OPTION) -> None:
+    """Stop the lab's daemons (exactly the PIDs it started) and remove its run directory."""
+    lab_dir = resolve_dir(dir)
+    if lab.down(lab_dir):
+        typer.echo(f"lab stopped and {lab_dir} removed")
+    else:
+        typer.echo(f"no lab running in {lab_dir}")
+
+
+@app.command()
+def status(dir: Path | None = DIR_OPTION) -> None:
+    """Show health, daemon PIDs and endpoints; exit status 1 unless the lab is running."""
+    report = lab.status(dir)
+    typer.echo(f"lab in {report['dir']}: {'running' if report['running'] else 'NOT running'}")
+    typer.echo(f"  health         {report['health']}")
+    for name, daemon in report["daemons"].items():
+        typer.echo(f"  {name:<15}pid {daemon['pid']} {'alive' if daemon['alive'] else 'dead'}")
+    typer.echo(f"  mon            {report['mon_addr']}")
+    typer.echo(f"  s3 endpoint    {report['s3_endpoint']}")
+    if not report["running"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def env(dir: Path | None = DIR_OPTION) -> None:
+    """Print shell exports for the running lab: eval "$(chopsticks lab env)"."""
+    info = lab.find_running(dir)
+    if info is None:
+        raise ChopsticksError(f"no lab running in {resolve_dir(dir)}")
+    for name, value in lab.env_vars(info).items():
+        typer.echo(f"export {name}={shlex.quote(value)}")
+
+
+def _describe(info: lab.LabInfo) -> str:
+    """What a lab offers, one line per thing, for people."""
+    pids = " ".join(f"{name}={pid}" for name, pid in info.pids.items())
+    return "\n".join([
+        f"  ceph.conf    {info.conf}",
+        f"  keyring      {info.keyring} (client.{info.client_id})",
+        f"  mon          {info.mon_addr}",
+        f"  rbd image    {info.pool}/{info.image} ({info.image_size >> 20} MiB)",
+        f"  s3 endpoint  {info.s3_endpoint}",
+        f"  s3 bucket    {info.bucket} (access key {info.access_key})",
+        f"  s3 config    {info.s3_config}",
+        f"  pids         {pids}",
+        f'use it:        eval "$(chopsticks lab env --dir {shlex.quote(str(info.dir))})"',
+    ])
