@@ -10,8 +10,12 @@ from pathlib import Path
 CHOPSTICKS = [sys.executable, "-m", "chopsticks"]
 
 
+def chopsticks(*args, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run([*CHOPSTICKS, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
 def bench(*args, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([*CHOPSTICKS, "bench", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    return chopsticks("bench", *args, timeout=timeout)
 
 
 def start_bench(*args) -> subprocess.Popen:

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from helpers.engine_cli import bench, interrupt_after, kill_one_worker, load_json, start_bench
+from helpers.engine_cli import bench, chopsticks, interrupt_after, kill_one_worker, load_json, start_bench
 
 
 def test_io_total_splits_evenly_and_counts_add_up(tmp_path):
@@ -23,6 +23,8 @@ def test_io_total_splits_evenly_and_counts_add_up(tmp_path):
     series = list(csv.DictReader(open(tmp_path / "ts.csv")))
     assert sum(int(s["iops"]) for s in series) == 2048
     assert doc["partial"] is False
+    shown = chopsticks("report", "show", out)
+    assert shown.returncode == 0 and "2,048" in shown.stdout.splitlines()[-2]
 
 
 def test_duration_ramp_and_mix(tmp_path):
