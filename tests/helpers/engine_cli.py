@@ -43,18 +43,21 @@ def wait_for_workers(proc: subprocess.Popen, n: int, timeout=60.0) -> list[int]:
     raise AssertionError(f"{n} workers did not appear")
 
 
-def interrupt_after(proc: subprocess.Popen, seconds: float) -> tuple[int, str, str]:
-    """Ctrl+C as a terminal sends it (to the whole process group would hit workers too; the
-    engine ignores SIGINT in workers, so the parent alone is what matters)."""
-    time.sleep(seconds)
+def interrupt_once_running(proc: subprocess.Popen) -> tuple[int, str, str]:
+    """Ctrl+C after the first progress line. (A terminal sends SIGINT to the whole process group;
+    workers ignore it, so the parent alone is what matters.)"""
+    line = proc.stderr.readline()
+    assert line.startswith("["), line
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     return proc.returncode, out, err
 
 
-def kill_one_worker(proc: subprocess.Popen, n_workers: int, after_s: float) -> int:
+def kill_one_worker_once_running(proc: subprocess.Popen, n_workers: int) -> int:
+    """SIGKILL one worker after the first progress line (so all workers are past their start)."""
     pids = wait_for_workers(proc, n_workers)
-    time.sleep(after_s)
+    line = proc.stderr.readline()
+    assert line.startswith("["), line
     os.kill(pids[-1], signal.SIGKILL)
     return pids[-1]
 

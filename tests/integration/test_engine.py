@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from helpers.engine_cli import bench, chopsticks, interrupt_after, kill_one_worker, load_json, start_bench
+from helpers.engine_cli import bench, chopsticks, interrupt_once_running, kill_one_worker_once_running, load_json, start_bench
 
 
 def test_io_total_splits_evenly_and_counts_add_up(tmp_path):
@@ -46,7 +46,7 @@ def test_duration_ramp_and_mix(tmp_path):
 def test_ctrl_c_writes_a_partial_result(tmp_path):
     out = tmp_path / "r.json"
     proc = start_bench("null", "--procs", 2, "--duration", "60s", "--json", out)
-    code, stdout, _ = interrupt_after(proc, 3.0)
+    code, stdout, _ = interrupt_once_running(proc)
     assert code == 130
     doc = load_json(out)
     assert doc["partial"] is True and "interrupted" in doc["notes"][0]
@@ -57,8 +57,8 @@ def test_ctrl_c_writes_a_partial_result(tmp_path):
 
 def test_a_killed_worker_is_reported_and_the_others_results_kept(tmp_path):
     out = tmp_path / "r.json"
-    proc = start_bench("null", "--procs", 2, "--duration", "4s", "--json", out, "--quiet")
-    killed = kill_one_worker(proc, 2, after_s=1.0)
+    proc = start_bench("null", "--procs", 2, "--duration", "8s", "--json", out)
+    killed = kill_one_worker_once_running(proc, 2)
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == 3
     doc = load_json(out)

@@ -41,3 +41,15 @@ cdef inline int next_io(IoGen *g, uint64_t *offset) noexcept nogil:
             g.next_block = 0
     offset[0] = g.start + block * g.bs
     return op
+
+
+cdef inline int init_iogen(IoGen *g, dict spec) except -1:
+    """Fill g from the loop's spec (seed, bs, span_start, span_bytes, rw, read_pct)."""
+    g.rng = spec["seed"]
+    g.bs = spec["bs"]
+    g.start = spec["span_start"]
+    g.nblocks = spec["span_bytes"] // g.bs
+    g.next_block = 0
+    g.rw = spec["rw"]
+    g.read_pct = spec["read_pct"]
+    return 0

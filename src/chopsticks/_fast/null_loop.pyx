@@ -5,7 +5,7 @@ from libc.stdint cimport uint64_t, int64_t
 cimport numpy as cnp
 
 from chopsticks._fast.histogram cimport Recorder, init_recorder, record_ok, now_ns
-from chopsticks._fast.iogen cimport IoGen, next_io
+from chopsticks._fast.iogen cimport IoGen, init_iogen, next_io
 
 
 def run(cnp.uint64_t[::1] hist not None, cnp.int64_t[::1] ts not None,
@@ -20,13 +20,7 @@ def run(cnp.uint64_t[::1] hist not None, cnp.int64_t[::1] ts not None,
     cdef int64_t *stop_flag = &stop[0]
     cdef int op
     init_recorder(&rec, hist, ts, errors, spec)
-    gen.rng = spec["seed"]
-    gen.bs = bs
-    gen.start = spec["span_start"]
-    gen.nblocks = spec["span_bytes"] // bs
-    gen.next_block = 0
-    gen.rw = spec["rw"]
-    gen.read_pct = spec["read_pct"]
+    init_iogen(&gen, spec)
     with nogil:
         while done < ops_limit:
             t0 = now_ns()

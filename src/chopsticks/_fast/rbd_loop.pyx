@@ -11,7 +11,7 @@ from chopsticks._fast.librados cimport *
 from chopsticks._fast.librbd cimport *
 from chopsticks._fast.histogram cimport Recorder, init_recorder, record_ok, record_error, record_stall, now_ns
 from chopsticks._fast.payload cimport alloc_aligned, fill, stamp
-from chopsticks._fast.iogen cimport IoGen, next_io, OP_READ, OP_WRITE
+from chopsticks._fast.iogen cimport IoGen, init_iogen, next_io, OP_READ, OP_WRITE
 
 cdef extern from "<sys/eventfd.h>" nogil:
     int eventfd(unsigned int initval, int flags)
@@ -169,13 +169,7 @@ cdef class Connection:
             free(slots); free(done)
             raise MemoryError()
         init_recorder(&rec, hist, ts, errors, spec)
-        gen.rng = spec["seed"]
-        gen.bs = bs
-        gen.start = spec["span_start"]
-        gen.nblocks = spec["span_bytes"] // bs
-        gen.next_block = 0
-        gen.rw = spec["rw"]
-        gen.read_pct = spec["read_pct"]
+        init_iogen(&gen, spec)
         try:
             for i in range(iodepth):
                 slots[i].buf = alloc_aligned(bs)

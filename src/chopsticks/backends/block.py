@@ -64,3 +64,20 @@ def errno_name(code: int) -> str:
     if code == ERR_OTHER:
         return "other"
     return errno.errorcode.get(code, f"errno{code}")
+
+
+class BlockTarget:
+    """What every block-style target derives from its `io: BlockIo` field."""
+
+    io: BlockIo
+
+    @property
+    def op_names(self) -> tuple[str, ...]:
+        return self.io.op_names
+
+    @property
+    def bytes_per_op(self) -> int:
+        return self.io.bs
+
+    def error_name(self, code: int) -> str:
+        return errno_name(code)

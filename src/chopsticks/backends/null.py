@@ -5,23 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chopsticks._fast import null_loop
-from chopsticks.backends.block import BlockIo, errno_name
+from chopsticks.backends.block import BlockIo, BlockTarget
 
 NULL_DEVICE_BYTES = 1 << 40
 
 
 @dataclass(frozen=True)
-class NullTarget:
+class NullTarget(BlockTarget):
     io: BlockIo = field(default_factory=BlockIo)
     name = "null"
-
-    @property
-    def op_names(self) -> tuple[str, ...]:
-        return self.io.op_names
-
-    @property
-    def bytes_per_op(self) -> int:
-        return self.io.bs
 
     def prepare(self, plan) -> dict:
         self.io.check(NULL_DEVICE_BYTES, "the null device")
@@ -29,9 +21,6 @@ class NullTarget:
 
     def open_worker(self, plan, index: int) -> NullSession:
         return NullSession(self.io.spec(NULL_DEVICE_BYTES, index, plan.procs, shared_device=True))
-
-    def error_name(self, code: int) -> str:
-        return errno_name(code)
 
     def settings(self) -> dict:
         return {"backend": self.name, **self.io.__dict__}

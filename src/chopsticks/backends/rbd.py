@@ -4,7 +4,7 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field
 
-from chopsticks.backends.block import BlockIo, errno_name
+from chopsticks.backends.block import BlockIo, BlockTarget
 from chopsticks.errors import ChopsticksError
 
 INSTALL_HINT = "apt-get install -y librbd-dev librados-dev, then reinstall chopsticks (scripts/bootstrap)"
@@ -19,7 +19,7 @@ def _rbd_loop():
 
 
 @dataclass(frozen=True)
-class RbdTarget:
+class RbdTarget(BlockTarget):
     conf: str
     client_id: str = "admin"
     keyring: str = ""
@@ -30,14 +30,6 @@ class RbdTarget:
     create_size: int | None = None  # create missing images of this size
     connect_timeout_s: int = 10
     name = "rbd"
-
-    @property
-    def op_names(self) -> tuple[str, ...]:
-        return self.io.op_names
-
-    @property
-    def bytes_per_op(self) -> int:
-        return self.io.bs
 
     def image_for(self, index: int) -> str:
         return f"{self.image}-{index}" if self.image_per_proc else self.image
@@ -81,9 +73,6 @@ class RbdTarget:
         conn = self._connect(image)
         io_spec = self.io.spec(conn.image_size, index, plan.procs, shared_device=not self.image_per_proc)
         return RbdSession(conn, io_spec)
-
-    def error_name(self, code: int) -> str:
-        return errno_name(code)
 
     def settings(self) -> dict:
         return {"backend": self.name, "conf": self.conf, "client_id": self.client_id, "keyring": self.keyring,

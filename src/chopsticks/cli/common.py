@@ -21,24 +21,23 @@ from chopsticks.units import parse_duration, parse_size
 EXIT_OK, EXIT_PARTIAL, EXIT_OP_ERRORS, EXIT_INTERRUPTED = 0, 3, 4, 130
 
 
-def size_option(value: Optional[str], option: str) -> Optional[int]:
-    """Bytes of a size option, or a usage error (exit 2) naming the option."""
+def _option(parse, value: Optional[str], option: str):
     if value is None:
         return None
     try:
-        return parse_size(value, option)
+        return parse(value, option)
     except ChopsticksError as e:
         raise typer.BadParameter(str(e), param_hint=option) from None
+
+
+def size_option(value: Optional[str], option: str) -> Optional[int]:
+    """Bytes of a size option, or a usage error (exit 2) naming the option."""
+    return _option(parse_size, value, option)
 
 
 def duration_option(value: Optional[str], option: str) -> Optional[float]:
     """Seconds of a duration option, or a usage error (exit 2) naming the option."""
-    if value is None:
-        return None
-    try:
-        return parse_duration(value, option)
-    except ChopsticksError as e:
-        raise typer.BadParameter(str(e), param_hint=option) from None
+    return _option(parse_duration, value, option)
 
 
 Procs = Annotated[Optional[int], typer.Option("--procs", "-p", min=1, help="Worker processes, each pinned to one CPU (default: the CPUs this process may use).")]
