@@ -9,7 +9,9 @@ from chopsticks import lab
 from chopsticks.errors import ChopsticksError
 from chopsticks.lab.cluster import resolve_dir
 
-app = typer.Typer(help="Start, inspect and stop a throw-away single-node Ceph cluster on loopback.", no_args_is_help=True)
+app = typer.Typer(
+    help="Start, inspect and stop a throw-away single-node Ceph cluster on loopback.", no_args_is_help=True
+)
 
 DIR_OPTION = typer.Option(
     None, "--dir", help="Run directory of the lab [default: $CHOPSTICKS_LAB_DIR, else $XDG_STATE_HOME/chopsticks/lab]."
