@@ -1,6 +1,7 @@
 """Running `chopsticks bench` as a user does (a real process), for the engine tests."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,11 +44,18 @@ def wait_for_workers(proc: subprocess.Popen, n: int, timeout=60.0) -> list[int]:
     raise AssertionError(f"{n} workers did not appear")
 
 
+def wait_for_progress(proc: subprocess.Popen) -> str:
+    """The first per-second progress line ("[   5s] ..."): all workers are running by then."""
+    for line in proc.stderr:
+        if re.match(r"\[\s*\d+s", line):
+            return line
+    raise AssertionError("the run ended before any progress line")
+
+
 def interrupt_once_running(proc: subprocess.Popen) -> tuple[int, str, str]:
     """Ctrl+C after the first progress line. (A terminal sends SIGINT to the whole process group;
     workers ignore it, so the parent alone is what matters.)"""
-    line = proc.stderr.readline()
-    assert line.startswith("["), line
+    wait_for_progress(proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     return proc.returncode, out, err
@@ -56,8 +64,7 @@ def interrupt_once_running(proc: subprocess.Popen) -> tuple[int, str, str]:
 def kill_one_worker_once_running(proc: subprocess.Popen, n_workers: int) -> int:
     """SIGKILL one worker after the first progress line (so all workers are past their start)."""
     pids = wait_for_workers(proc, n_workers)
-    line = proc.stderr.readline()
-    assert line.startswith("["), line
+    wait_for_progress(proc)
     os.kill(pids[-1], signal.SIGKILL)
     return pids[-1]
 

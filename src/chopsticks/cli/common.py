@@ -88,7 +88,7 @@ def execute(plan: Plan, opts: RunOptions) -> None:
             raise ChopsticksError(f"cannot write {path}: directory {path.parent} does not exist")
     progress = None if opts.quiet else ProgressLine(plan.target.op_names)
     try:
-        out = pool.run(plan, on_tick=progress)
+        out = pool.run(plan, progress)
     finally:
         if progress:
             progress.finish()

@@ -8,10 +8,10 @@ import resource
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
+from chopsticks.engine.progress import ProgressLine, Tick
 from chopsticks.engine.shm import Control, Header, RunMemory, ShmLayout, WorkerState
 from chopsticks.errors import ChopsticksError
 from chopsticks.metrics.histogram import percentiles_ns
@@ -20,18 +20,6 @@ from chopsticks.plan import Plan
 NO_DEADLINE = 2**63 - 1
 START_DELAY_NS = 20_000_000         # workers see the start time before it arrives
 DRAIN_GRACE_S = 10.0                # after a stop: how long in-flight ops may take to drain
-
-
-@dataclass
-class Tick:
-    """What the parent saw at one second boundary: totals over workers for second `second`."""
-    second: int
-    ops: np.ndarray                 # [n_ops]
-    bytes: np.ndarray
-    errors: np.ndarray
-    p50_ns: np.ndarray              # [n_ops], from the histogram delta since the previous tick
-    p99_ns: np.ndarray
-    ramp: bool
 
 
 @dataclass
@@ -134,7 +122,7 @@ class _Stopper:
             self.requested_ns = time.monotonic_ns()
 
 
-def run(plan: Plan, on_tick: Callable[[Tick], None] | None = None) -> RunOutcome:
+def run(plan: Plan, progress: ProgressLine | None = None) -> RunOutcome:
     """Run plan to completion (or interruption) and return what the workers recorded."""
     info = plan.target.prepare(plan)
     op_names = tuple(plan.target.op_names)
@@ -148,13 +136,13 @@ def run(plan: Plan, on_tick: Callable[[Tick], None] | None = None) -> RunOutcome
     try:
         for p in procs:
             p.start()
-        _wait_ready(plan, mem, procs, stopper)
+        _wait_ready(mem, procs, stopper, progress)
         start_ns = time.monotonic_ns() + START_DELAY_NS
         started_at = time.time() + START_DELAY_NS / 1e9
         mem.control[Control.START_NS] = start_ns
         ramp_end_ns = start_ns + plan.ramp_s * 1_000_000_000
         deadline_ns = NO_DEADLINE if plan.duration_s is None else ramp_end_ns + int(plan.duration_s * 1e9)
-        tick_p50, tick_p99, notes = _watch(plan, mem, procs, stopper, start_ns, deadline_ns, on_tick)
+        tick_p50, tick_p99, notes = _watch(plan, mem, procs, stopper, start_ns, deadline_ns, progress)
         return _collect(plan, info, op_names, mem, procs, stopper, start_ns, ramp_end_ns, deadline_ns,
                         started_at, tick_p50, tick_p99, notes)
     finally:
@@ -166,9 +154,9 @@ def run(plan: Plan, on_tick: Callable[[Tick], None] | None = None) -> RunOutcome
         mem.close()
 
 
-def _wait_ready(plan: Plan, mem: RunMemory, procs, stopper: _Stopper) -> None:
-    """Until every worker has opened its target; a worker that fails first fails the run."""
-    timeout_s = getattr(plan.target, "connect_timeout_s", 10) + 60
+def _wait_ready(mem: RunMemory, procs, stopper: _Stopper, progress: ProgressLine | None) -> None:
+    """Until every worker has opened its target (connect, prefill); a worker that fails first
+    fails the run. Slow starts are shown, never cut short: Ctrl+C ends the wait."""
     t0 = time.monotonic()
     while True:
         states = mem.header[:, Header.STATE]
@@ -177,17 +165,17 @@ def _wait_ready(plan: Plan, mem: RunMemory, procs, stopper: _Stopper) -> None:
                 stopper.request()
                 why = mem.get_message(i) or f"exited with {_exit_text(p.exitcode)}"
                 raise ChopsticksError(f"worker {i} could not start: {why}")
-        if np.all(states == WorkerState.READY):
+        ready = int(np.count_nonzero(states == WorkerState.READY))
+        if ready == len(procs):
             return
         if stopper.requested_ns:
             raise ChopsticksError("interrupted before the workers started")
-        if time.monotonic() - t0 > timeout_s:
-            stopper.request()
-            raise ChopsticksError(f"workers did not become ready within {timeout_s:.0f}s")
+        if progress is not None:
+            progress.waiting(ready, len(procs), time.monotonic() - t0)
         time.sleep(0.01)
 
 
-def _watch(plan, mem, procs, stopper, start_ns, deadline_ns, on_tick):
+def _watch(plan, mem, procs, stopper, start_ns, deadline_ns, progress):
     """Once a second: sample the merged histogram and the time series; notice dead workers;
     enforce the drain grace. Returns per-second p50/p99 samples and notes for the result."""
     n_ops = mem.layout.n_ops
@@ -201,7 +189,7 @@ def _watch(plan, mem, procs, stopper, start_ns, deadline_ns, on_tick):
         time.sleep(min(0.1, max(0.0, (next_tick - time.monotonic_ns()) / 1e9)))
         now = time.monotonic_ns()
         for i, p in enumerate(procs):
-            if i not in reported and not p.is_alive() and mem.header[i, Header.STATE] not in (WorkerState.DONE,):
+            if i not in reported and not p.is_alive() and mem.header[i, Header.STATE] != WorkerState.DONE:
                 reported.add(i)
                 why = mem.get_message(i) or f"died ({_exit_text(p.exitcode)})"
                 notes.append(f"worker {i} (pid {mem.header[i, Header.PID]}, cpu {mem.header[i, Header.CPU]}): {why}")
@@ -211,9 +199,9 @@ def _watch(plan, mem, procs, stopper, start_ns, deadline_ns, on_tick):
             prev = cum
             for op in range(n_ops):
                 p50[second, op], p99[second, op] = percentiles_ns(delta[op], (50.0, 99.0))
-            if on_tick is not None:
+            if progress is not None:
                 row = mem.ts[:, second].sum(axis=0)
-                on_tick(Tick(second, row[:, 0], row[:, 1], row[:, 2], p50[second], p99[second],
+                progress.tick(Tick(second, row[:, 0], row[:, 1], row[:, 2], p50[second], p99[second],
                              ramp=second < plan.ramp_s))
             second += 1
             next_tick += 1_000_000_000

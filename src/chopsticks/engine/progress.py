@@ -3,8 +3,21 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import dataclass
 
-from chopsticks.engine.pool import Tick
+import numpy as np
+
+
+@dataclass
+class Tick:
+    """What the parent saw at one second boundary: totals over workers for second `second`."""
+    second: int
+    ops: np.ndarray                 # [n_ops]
+    bytes: np.ndarray
+    errors: np.ndarray
+    p50_ns: np.ndarray              # [n_ops], from the histogram delta since the previous tick
+    p99_ns: np.ndarray
+    ramp: bool
 
 
 def _us(ns: float) -> str:
@@ -19,8 +32,15 @@ class ProgressLine:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.every_s = every_s or (1 if self.tty else 5)
+        self.waited_s = 0
 
-    def __call__(self, tick: Tick) -> None:
+    def waiting(self, ready: int, total: int, elapsed_s: float) -> None:
+        """While workers start (connect, prefill): a line every every_s seconds after the first 2."""
+        if elapsed_s >= 2 + self.waited_s:
+            self._write(f"[start] {ready}/{total} workers ready after {elapsed_s:.0f}s")
+            self.waited_s += self.every_s
+
+    def tick(self, tick: Tick) -> None:
         if (tick.second + 1) % self.every_s:
             return
         parts = [f"[{tick.second + 1:>4}s{' ramp' if tick.ramp else ''}]"]
@@ -31,7 +51,9 @@ class ProgressLine:
                              + (f" errors {int(tick.errors[o]):,}" if tick.errors[o] else ""))
         if len(parts) == 1:
             parts.append("no completions")
-        line = "  ".join(parts)
+        self._write("  ".join(parts))
+
+    def _write(self, line: str) -> None:
         if self.tty:
             self.stream.write("\r\x1b[K" + line)
         else:

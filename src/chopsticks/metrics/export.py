@@ -39,7 +39,8 @@ def table(rows: list[dict]) -> str:
 
 def report_text(out: RunOutcome, rows: list[dict], name_of) -> str:
     """The table plus the lines a user needs to trust it: measured time, errors, notes."""
-    lines = [table(rows), f"measured {out.measured_s:.2f}s over {len(out.workers)} worker(s)"
+    cpus = ",".join(str(w["cpu"]) for w in out.workers)
+    lines = [table(rows), f"measured {out.measured_s:.2f}s over {len(out.workers)} worker(s) on CPUs {cpus}"
              + (f" after a {out.plan.ramp_s}s ramp" if out.plan.ramp_s else "")]
     for op, kinds in errors_by_kind(out, name_of).items():
         lines.append(f"errors {op}: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items())))
