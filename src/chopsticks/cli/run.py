@@ -1,6 +1,79 @@
-"""`chopsticks run`: Python scenarios (weighted tasks over the driver API)."""
+"""`chopsticks run`: Python scenarios (weighted tasks over the driver API) on the multiprocess engine,
+with the command line of chopsticks 0.x (which ran them through Locust)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
+
+from chopsticks.cli import common
+from chopsticks.cli.common import CsvOut, JsonOut, Quiet, Ramp, RunOptions, TsOut
+
+ScenarioFile = Annotated[Path, typer.Option(
+    "--scenario-file", "-f", "--locustfile", exists=True, dir_okay=False,
+    help="Python file with one class deriving from S3Workload or RBDWorkload (see scenarios/).")]
+WorkloadConfig = Annotated[Optional[Path], typer.Option(
+    "--workload-config", exists=True, dir_okay=False,
+    help="S3 or RBD workload YAML (default: $S3_CONFIG_PATH / $RBD_CONFIG_PATH, else the running `chopsticks lab`'s).")]
+ScenarioConfigOpt = Annotated[Optional[Path], typer.Option(
+    "--scenario-config", exists=True, dir_okay=False,
+    help="Scenario parameters YAML (default: config/scenario_config_default.yaml here or next to scenarios/).")]
+Users = Annotated[Optional[int], typer.Option("--users", "-u", min=1, help="Simulated users (1; required with --headless).")]
+SpawnRate = Annotated[Optional[float], typer.Option("--spawn-rate", "-r", help="Users started per second (1; required with --headless).")]
+Headless = Annotated[bool, typer.Option("--headless", help="Accepted for chopsticks 0.x command lines: there is no web UI, progress is printed.")]
+RunDuration = Annotated[Optional[str], typer.Option("--duration", "-t", help="Measured time after the ramp: 30s, 5m, 1h30m (default 30s).")]
+RunSeed = Annotated[int, typer.Option("--seed", help="Seed of the users' random choices (task order, waits, self.random) and payloads.")]
+RunProcs = Annotated[Optional[int], typer.Option("--procs", "-p", min=1, help="Worker processes, pinned to one CPU each; users are spread over them (default: min(users, CPUs)).")]
+
+
+def _workload_config(workload, path: Optional[Path]):
+    """The workload config the scenario's client connects with, defaults applied."""
+    from chopsticks.config import load_s3_config
+    from chopsticks.workloads import S3Workload
+    from chopsticks.workloads.rbd import load_rbd_config
+
+    if issubclass(workload, S3Workload):
+        return load_s3_config(path or common.default_s3_config())
+    return load_rbd_config(path)
+
+
+def _users_and_rate(users: Optional[int], spawn_rate: Optional[float], headless: bool) -> tuple[int, float]:
+    if headless and (users is None or spawn_rate is None):
+        missing = "--users" if users is None else "--spawn-rate"
+        raise typer.BadParameter("--headless needs both --users and --spawn-rate", param_hint=missing)
+    if spawn_rate is not None and not (spawn_rate > 0 and math.isfinite(spawn_rate)):
+        raise typer.BadParameter(f"must be more than 0 users per second, got {spawn_rate}", param_hint="--spawn-rate")
+    return users or 1, spawn_rate or 1.0
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command(name="run")(run)
+
+
+def run(
+    scenario_file: ScenarioFile, workload_config: WorkloadConfig = None,
+    scenario_config: ScenarioConfigOpt = None, users: Users = None, spawn_rate: SpawnRate = None,
+    duration: RunDuration = None, headless: Headless = False, procs: RunProcs = None,
+    ramp: Ramp = 0, seed: RunSeed = 1,
+    csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+) -> None:
+    """Run a scenario: simulated users, each running weighted @task methods of a scenario class."""
+    from chopsticks.backends.scenario import ScenarioTarget, scenario_class
+    from chopsticks.engine.pool import usable_cpus
+    from chopsticks.workloads.scenario_config import default_path, load_scenario_config
+
+    users, spawn_rate = _users_and_rate(users, spawn_rate, headless)
+    if procs is not None and procs > users:
+        raise typer.BadParameter(f"more worker processes than users ({procs} > {users})", param_hint="--procs")
+    procs = procs or min(users, len(usable_cpus()))
+    common.duration_option(duration, "--duration")          # a bad duration is a usage error before any import
+    scenario_file = scenario_file.resolve()
+    settings = load_scenario_config(scenario_config or default_path(scenario_file))
+    workload = scenario_class(str(scenario_file), settings)
+    target = ScenarioTarget(scenario_file=str(scenario_file), workload_config=_workload_config(workload, workload_config),
+                            scenario_config=settings, users=users, spawn_rate=spawn_rate)
+    opts = RunOptions(procs, math.ceil(users / procs), duration, None, ramp, seed, "30s", csv, timeseries_csv,
+                      json, quiet)
+    common.execute(opts.plan(target), opts)

@@ -1,0 +1,98 @@
+"""S3 scenarios: S3Workload and its client, the 0.x driver API with every call timed and recorded."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chopsticks.backends.s3 import S3Target
+from chopsticks.config import S3Config
+from chopsticks.drivers.s3.base import ERROR_KINDS
+from chopsticks.drivers.s3.registry import create_driver
+from chopsticks.workloads.base import TimedClient, Workload
+
+UPLOAD, DOWNLOAD, DELETE, LIST, HEAD = range(5)
+
+
+class S3Client(TimedClient):
+    """One user's driver. Like the driver, a failed call returns False/None ([] for a listing)
+    and never raises; its error kind (auth, not_found, ...) is recorded on the op."""
+
+    op_names = ("upload", "download", "delete", "list", "head")
+
+    def __init__(self, config: S3Config, recorder):
+        super().__init__(recorder)
+        self.config = config
+        self.driver = create_driver(config)
+
+    @staticmethod
+    def prepare(config: S3Config) -> dict:
+        """The bench backend's check: endpoint, keys, bucket (created when missing)."""
+        return S3Target(config=config, mix=()).prepare(None)
+
+    @staticmethod
+    def connect(config: S3Config) -> S3Config:
+        """Once per worker: make sure the bucket is usable from this process (mock buckets live in
+        the process); each user then opens its own driver."""
+        driver = create_driver(config)
+        try:
+            driver.ensure_bucket()
+        finally:
+            driver.close()
+        return config
+
+    @staticmethod
+    def error_name(code: int) -> str:
+        return ERROR_KINDS[code - 1] if 1 <= code <= len(ERROR_KINDS) else f"code{code}"
+
+    def _done(self, op: int, t0: int, ok: bool, nbytes: int) -> None:
+        error = self.driver.last_error
+        self._record(op, t0, ok, nbytes, ERROR_KINDS.index(error.kind if error else "other") + 1)
+
+    def upload(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> bool:
+        t0 = time.monotonic_ns()
+        ok = self.driver.upload(key, data, metadata)
+        self._done(UPLOAD, t0, ok, len(data))
+        return ok
+
+    def download(self, key: str) -> bytes | None:
+        t0 = time.monotonic_ns()
+        data = self.driver.download(key)
+        self._done(DOWNLOAD, t0, data is not None, len(data or b""))
+        return data
+
+    def delete(self, key: str) -> bool:
+        t0 = time.monotonic_ns()
+        ok = self.driver.delete(key)
+        self._done(DELETE, t0, ok, 0)
+        return ok
+
+    def list_objects(self, prefix: str | None = None, max_keys: int = 1000) -> list[str]:
+        before = self.driver.last_error
+        t0 = time.monotonic_ns()
+        keys = self.driver.list_objects(prefix or "", max_keys)
+        # An empty listing is a failure only if the driver says so now.
+        after = self.driver.last_error
+        self._done(LIST, t0, bool(keys) or after is None or after is before, 0)
+        return keys
+
+    def head_object(self, key: str) -> dict[str, Any] | None:
+        t0 = time.monotonic_ns()
+        info = self.driver.head_object(key)
+        self._done(HEAD, t0, info is not None, 0)
+        return info
+
+    def close(self) -> None:
+        self.driver.close()
+
+
+class S3Workload(Workload):
+    """Base of S3 scenarios: `self.client` (upload, download, delete, list_objects, head_object),
+    `self.config` (the workload config) and `self.bucket`."""
+
+    client_class = S3Client
+    abstract = True
+
+    def __init__(self, client: S3Client, index: int, seed: int, payloads):
+        super().__init__(client, index, seed, payloads)
+        self.config = client.config
+        self.bucket = client.config.bucket
