@@ -64,7 +64,7 @@ def load_s3_config(path: str | Path | None) -> S3Config:
         if not path:
             raise ChopsticksError(f"no S3 config given: pass --workload-config or set {S3_CONFIG_ENV}")
     path = Path(path)
-    document = _read_yaml_mapping(path)
+    document = read_yaml_mapping(path)
 
     known = _REQUIRED_S3_KEYS + _OPTIONAL_S3_KEYS + _IGNORED_S3_KEYS
     unknown = [k for k in document if k not in known]
@@ -75,7 +75,7 @@ def load_s3_config(path: str | Path | None) -> S3Config:
         raise ChopsticksError(f"{path}: missing key {missing[0]!r}")
     for key in _REQUIRED_S3_KEYS + ("region", "driver"):
         if key in document:
-            _require_text(path, key, document[key])
+            require_text(path, key, document[key])
     if "metrics" in document:
         _require_mapping(path, "metrics", document["metrics"])
         log.warning("%s: the 'metrics' section is ignored (chopsticks writes CSV/JSON result files instead)", path)
@@ -95,7 +95,7 @@ def load_s3_config(path: str | Path | None) -> S3Config:
     )
 
 
-def _read_yaml_mapping(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
     """The file's top-level YAML mapping; a one-line error if unreadable, invalid or not a mapping."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -114,7 +114,7 @@ def _read_yaml_mapping(path: Path) -> dict[str, Any]:
     return document
 
 
-def _require_text(path: Path, key: str, value: Any) -> None:
+def require_text(path: Path, key: str, value: Any) -> None:
     """A non-empty string; the error names the type only, so a mistyped secret is not echoed."""
     if isinstance(value, str) and value.strip():
         return

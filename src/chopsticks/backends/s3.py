@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from chopsticks._fast.histogram import SlotRecorder
 from chopsticks._fast.payload import make_payload
 from chopsticks.config import S3Config
-from chopsticks.drivers.s3.base import ERROR_KINDS
+from chopsticks.drivers.s3.base import error_code, error_code_name, listing_ok
 from chopsticks.drivers.s3.registry import create_driver
 from chopsticks.engine.shm import ERR_STALLED
 
@@ -53,9 +53,7 @@ class S3Target:
         return S3Session(self, plan, index)
 
     def error_name(self, code: int) -> str:
-        if 1 <= code <= len(ERROR_KINDS):
-            return ERROR_KINDS[code - 1]
-        return "stalled" if code == ERR_STALLED else f"code{code}"
+        return "stalled" if code == ERR_STALLED else error_code_name(code)
 
     def settings(self) -> dict:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "config"}
@@ -161,13 +159,12 @@ class S3Session:
         else:
             before = d.last_error
             keys = d.list_objects(prefix=t.prefix, max_keys=1000)
-            ok, nbytes = bool(keys) or d.last_error is None or d.last_error is before, 0
+            ok, nbytes = listing_ok(keys, before, d.last_error), 0
         t1 = time.monotonic_ns()
         if ok:
             rec.ok(code, t1 - t0, nbytes, t1)
         else:
-            kind = d.last_error.kind if d.last_error else "other"
-            rec.error(code, ERROR_KINDS.index(kind) + 1, t1)
+            rec.error(code, error_code(d.last_error), t1)
         return True
 
     def close(self) -> None:

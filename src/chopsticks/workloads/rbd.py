@@ -10,7 +10,7 @@ from pathlib import Path
 
 from chopsticks.backends.block import errno_name
 from chopsticks.ceph import import_ceph_module
-from chopsticks.config import _read_yaml_mapping, _require_text
+from chopsticks.config import read_yaml_mapping, require_text
 from chopsticks.errors import ChopsticksError
 from chopsticks.workloads.base import TimedClient, Workload
 
@@ -47,12 +47,12 @@ def load_rbd_config(path: str | Path | None) -> RbdWorkloadConfig:
                               "or start a cluster with `chopsticks lab up`")
     if path is not None:
         path = Path(path)
-        document = _read_yaml_mapping(path)
+        document = read_yaml_mapping(path)
         known = [f.name for f in dataclasses.fields(RbdWorkloadConfig)]
         for key, value in document.items():
             if key not in known:
                 raise ChopsticksError(f"{path}: unknown key {key!r}; allowed keys: {', '.join(known)}")
-            _require_text(path, key, value)
+            require_text(path, key, value)
         values.update(document)
         if "conf" not in values:
             raise ChopsticksError(f"{path}: missing key 'conf' (and no running `chopsticks lab` to take it from)")

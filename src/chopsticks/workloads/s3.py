@@ -6,7 +6,7 @@ from typing import Any
 
 from chopsticks.backends.s3 import S3Target
 from chopsticks.config import S3Config
-from chopsticks.drivers.s3.base import ERROR_KINDS
+from chopsticks.drivers.s3.base import error_code, error_code_name, listing_ok
 from chopsticks.drivers.s3.registry import create_driver
 from chopsticks.workloads.base import TimedClient, Workload
 
@@ -40,13 +40,10 @@ class S3Client(TimedClient):
             driver.close()
         return config
 
-    @staticmethod
-    def error_name(code: int) -> str:
-        return ERROR_KINDS[code - 1] if 1 <= code <= len(ERROR_KINDS) else f"code{code}"
+    error_name = staticmethod(error_code_name)
 
     def _done(self, op: int, t0: int, ok: bool, nbytes: int) -> None:
-        error = self.driver.last_error
-        self._record(op, t0, ok, nbytes, ERROR_KINDS.index(error.kind if error else "other") + 1)
+        self._record(op, t0, ok, nbytes, error_code(self.driver.last_error))
 
     def upload(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> bool:
         t0 = time.monotonic_ns()
@@ -70,9 +67,7 @@ class S3Client(TimedClient):
         before = self.driver.last_error
         t0 = time.monotonic_ns()
         keys = self.driver.list_objects(prefix or "", max_keys)
-        # An empty listing is a failure only if the driver says so now.
-        after = self.driver.last_error
-        self._done(LIST, t0, bool(keys) or after is None or after is before, 0)
+        self._done(LIST, t0, listing_ok(keys, before, self.driver.last_error), 0)
         return keys
 
     def head_object(self, key: str) -> dict[str, Any] | None:

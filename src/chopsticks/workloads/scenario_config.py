@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chopsticks.config import _read_yaml_mapping
+from chopsticks.config import read_yaml_mapping
 from chopsticks.errors import ChopsticksError
 
 DEFAULT_NAME = "scenario_config_default.yaml"
@@ -44,7 +44,7 @@ def load_scenario_config(path: Path | None) -> ScenarioConfig:
     """Read and check a scenario config file (every top-level value a mapping); None → empty."""
     if path is None:
         return ScenarioConfig(None)
-    document = _read_yaml_mapping(path)
+    document = read_yaml_mapping(path)
     for name, section in document.items():
         if section is not None and not isinstance(section, dict):
             raise ChopsticksError(f"{path}: '{name}' must be a mapping of parameters, got {type(section).__name__}")

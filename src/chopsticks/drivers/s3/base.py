@@ -58,6 +58,21 @@ class DriverError:
             raise ValueError(f"unknown error kind {self.kind!r}; known: {', '.join(ERROR_KINDS)}")
 
 
+def error_code(error: DriverError | None) -> int:
+    """The engine's integer code of a failed call: 1 + the index of its kind ('other' if unset)."""
+    return ERROR_KINDS.index(error.kind if error else "other") + 1
+
+
+def error_code_name(code: int) -> str:
+    """The kind named by an engine error code (the inverse of error_code)."""
+    return ERROR_KINDS[code - 1] if 1 <= code <= len(ERROR_KINDS) else f"code{code}"
+
+
+def listing_ok(keys: list[str], before: DriverError | None, after: DriverError | None) -> bool:
+    """An empty listing is a failure only if the driver reported a new error for it."""
+    return bool(keys) or after is None or after is before
+
+
 def error_kind(code: str, http_status: int | None = None) -> str:
     """Map an S3 error code and/or HTTP status to one of ERROR_KINDS (shared by all drivers)."""
     if code in _KIND_BY_S3_CODE:
