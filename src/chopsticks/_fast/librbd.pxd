@@ -31,4 +31,5 @@ cdef extern from "rbd/librbd.h" nogil:
     ssize_t rbd_aio_get_return_value(rbd_completion_t c)
     void *rbd_aio_get_arg(rbd_completion_t c)
     void rbd_aio_release(rbd_completion_t c)
+    int rbd_flush(rbd_image_t image)
     int rbd_poll_io_events(rbd_image_t image, rbd_completion_t *comps, int numcomp)

@@ -61,7 +61,7 @@ cdef class Connection:
     cdef readonly str fsid
 
     def __init__(self, str conf, str client_name, str keyring, str pool, str image,
-                 int connect_timeout_s=10, bint create=False, uint64_t create_size=0):
+                 int connect_timeout_s=10, bint create=False, uint64_t create_size=0, bint flush_on_open=False):
         cdef int r
         cdef bytes b_name = client_name.encode(), b_conf = conf.encode(), b_pool = pool.encode()
         cdef bytes b_image = image.encode()
@@ -104,6 +104,13 @@ cdef class Connection:
             raise RbdError(-r, "open", f"stat of image '{pool}/{image}'")
         self.image_size = info.size
         self.object_size = info.obj_size
+        if flush_on_open:
+            # As fio and rbd bench do: librbd's cache (writethrough until the first flush by
+            # default) then runs in its configured mode, and writes may complete before the OSDs ack.
+            with nogil:
+                r = rbd_flush(self.image)
+            if r < 0:
+                raise RbdError(-r, "open", f"flush of image '{pool}/{image}'")
 
     def close(self):
         with nogil:

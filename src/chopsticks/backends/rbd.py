@@ -29,16 +29,18 @@ class RbdTarget(BlockTarget):
     image_per_proc: bool = False    # worker i uses image '<image>-<i>'
     create_size: int | None = None  # create missing images of this size
     connect_timeout_s: int = 10
+    rbd_cache: bool = False         # flush once after open, as fio/rbd bench do, enabling librbd's cache
     name = "rbd"
 
     def image_for(self, index: int) -> str:
         return f"{self.image}-{index}" if self.image_per_proc else self.image
 
-    def _connect(self, image: str, create: bool = False):
+    def _connect(self, image: str, create: bool = False, flush_on_open: bool = False):
         rbd_loop = _rbd_loop()
         try:
             return rbd_loop.Connection(self.conf, f"client.{self.client_id}", self.keyring, self.pool,
-                                       image, self.connect_timeout_s, create, self.create_size or 0)
+                                       image, self.connect_timeout_s, create, self.create_size or 0,
+                                       flush_on_open)
         except rbd_loop.RbdError as e:
             raise ChopsticksError(self._explain(e, image)) from None
 
@@ -70,14 +72,14 @@ class RbdTarget(BlockTarget):
 
     def open_worker(self, plan, index: int) -> RbdSession:
         image = self.image_for(index)
-        conn = self._connect(image)
+        conn = self._connect(image, flush_on_open=self.rbd_cache)
         io_spec = self.io.spec(conn.image_size, index, plan.procs, shared_device=not self.image_per_proc)
         return RbdSession(conn, io_spec)
 
     def settings(self) -> dict:
         return {"backend": self.name, "conf": self.conf, "client_id": self.client_id, "keyring": self.keyring,
                 "pool": self.pool, "image": self.image, "image_per_proc": self.image_per_proc,
-                "create_size": self.create_size, **self.io.__dict__}
+                "create_size": self.create_size, "rbd_cache": self.rbd_cache, **self.io.__dict__}
 
 
 class RbdSession:

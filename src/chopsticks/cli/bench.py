@@ -46,6 +46,7 @@ def rbd(
     image_per_proc: Annotated[bool, typer.Option("--image-per-proc", help="Worker n uses its own image <image>-<n>.")] = False,
     create: Annotated[Optional[str], typer.Option("--create", help="Create missing images of this size (e.g. 1G).")] = None,
     connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the cluster.")] = 10,
+    rbd_cache: Annotated[bool, typer.Option("--rbd-cache/--no-rbd-cache", help="Flush once after open, as fio and rbd bench do, so librbd's cache runs in its configured mode (writes may complete before the OSDs ack). Default: off, writes complete when the OSDs ack (like fio direct=1).")] = False,
     bs: Bs = "4k", rw: Rw = "randwrite", rwmixread: RwMixRead = 50, pattern: Pattern = "random",
     offset: Offset = "0", span: Span = None,
     procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
@@ -61,7 +62,8 @@ def rbd(
         keyring = keyring or default_keyring
     target = RbdTarget(conf=conf, client_id=client_id, keyring=keyring or "", pool=pool, image=image,
                        io=_block_io(bs, rw, rwmixread, pattern, offset, span), image_per_proc=image_per_proc,
-                       create_size=size_option(create, "--create"), connect_timeout_s=connect_timeout)
+                       create_size=size_option(create, "--create"), connect_timeout_s=connect_timeout,
+                       rbd_cache=rbd_cache)
     common.execute(opts.plan(target), opts)
 
 
@@ -120,9 +122,10 @@ def s3(
     procs: Procs = None, duration: Duration = None, io_total: IoTotal = None, ramp: Ramp = 0, seed: Seed = 1,
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
 ) -> None:
-    """S3 (RGW) throughput and latency through a Python driver: threads in pinned worker processes."""
+    """S3 (RGW) throughput and latency: Python-driver threads, or the compiled client (--driver native), in pinned worker processes."""
     import dataclasses
 
+    from chopsticks.backends.native_s3 import NativeS3Target
     from chopsticks.backends.s3 import S3Target
     from chopsticks.config import load_s3_config
 
@@ -132,5 +135,6 @@ def s3(
     config = load_s3_config(workload_config or common.default_s3_config())
     if driver:
         config = dataclasses.replace(config, driver=driver)
-    target = S3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup)
+    target_class = NativeS3Target if config.driver == "native" else S3Target
+    target = target_class(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup)
     common.execute(opts.plan(target), opts)

@@ -86,7 +86,12 @@ def _worker_main(plan: Plan, index: int, layout: ShmLayout, shm_name: str) -> No
             "iodepth": plan.iodepth, "seed": (plan.seed * 1_000_003 + index) & (2**64 - 1),
         }
         hist, ts, errors = mem.worker_rows(index)
+        before = resource.getrusage(resource.RUSAGE_SELF)
         out = session.run(hist, ts, errors, mem.control[Control.STOP:Control.STOP + 1], spec)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        # CPU of the whole worker (librados/librbd threads included) while it ran, not while it started.
+        hdr[Header.UTIME_US] = int((after.ru_utime - before.ru_utime) * 1e6)
+        hdr[Header.STIME_US] = int((after.ru_stime - before.ru_stime) * 1e6)
         hdr[Header.SUBMITTED], hdr[Header.COMPLETED] = out["submitted"], out["completed"]
         if out["fatal_errno"]:
             mem.set_message(index, f"stopped early: {os.strerror(out['fatal_errno'])}")
@@ -97,8 +102,6 @@ def _worker_main(plan: Plan, index: int, layout: ShmLayout, shm_name: str) -> No
         mem.set_message(index, str(e) if isinstance(e, ChopsticksError) else f"{type(e).__name__}: {e}")
         hdr[Header.STATE] = WorkerState.FAILED
     finally:
-        ru = resource.getrusage(resource.RUSAGE_SELF)
-        hdr[Header.UTIME_US], hdr[Header.STIME_US] = int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6)
         hdr[Header.END_NS] = time.monotonic_ns()
         if session is not None:
             session.close()
@@ -133,9 +136,11 @@ def run(plan: Plan, progress: ProgressLine | None = None) -> RunOutcome:
     ctx = mp.get_context("spawn")      # librados must not be inherited across fork
     procs = [ctx.Process(target=_worker_main, args=(plan, i, layout, mem.name), name=f"chopsticks-worker-{i}",
                          daemon=True) for i in range(plan.procs)]
+    started = []
     try:
         for p in procs:
             p.start()
+            started.append(p)
         _wait_ready(mem, procs, stopper, progress)
         start_ns = time.monotonic_ns() + START_DELAY_NS
         started_at = time.time() + START_DELAY_NS / 1e9
@@ -147,11 +152,13 @@ def run(plan: Plan, progress: ProgressLine | None = None) -> RunOutcome:
                         started_at, tick_p50, tick_p99, notes)
     finally:
         signal.signal(signal.SIGINT, previous)
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-            p.join(timeout=5)
-        mem.close()
+        try:
+            for p in started:
+                if p.is_alive():
+                    p.kill()
+                p.join(timeout=5)
+        finally:
+            mem.close()
 
 
 def _wait_ready(mem: RunMemory, procs, stopper: _Stopper, progress: ProgressLine | None) -> None:
