@@ -33,6 +33,8 @@ def ext(name: str, **kw) -> Extension:
 extensions = [ext("histogram"), ext("payload"), ext("iogen"), ext("null_loop")]
 if _has_header("rbd/librbd.h") and _has_header("rados/librados.h"):
     extensions.append(ext("rbd_loop", libraries=["rbd", "rados"]))
+if _has_header("openssl/sha.h"):
+    extensions.append(ext("s3_loop", libraries=["crypto"]))
 
 setup(
     ext_modules=cythonize(

@@ -1,5 +1,5 @@
 """The contract every shipped S3 driver keeps, run against the mock always and against the lab's
-RGW for s5cmd and boto3; plus how each driver reports auth, bucket, connection and timeout errors."""
+RGW for s5cmd, boto3 and native; plus how each driver reports auth, bucket, connection and timeout errors."""
 from __future__ import annotations
 
 import dataclasses
@@ -19,7 +19,7 @@ from chopsticks.drivers.s3.base import BaseS3Driver
 from chopsticks.drivers.s3.s5cmd_driver import find_s5cmd
 from chopsticks.errors import ChopsticksError
 
-NETWORK_DRIVERS = ["s5cmd", "boto3"]
+NETWORK_DRIVERS = ["s5cmd", "boto3", "native"]
 ceph = pytest.mark.ceph
 
 
@@ -35,7 +35,8 @@ def offline_config(driver: str, endpoint: str, **driver_config) -> dict:
             "driver": driver, "driver_config": driver_config}
 
 
-@pytest.fixture(params=["mock", pytest.param("s5cmd", marks=ceph), pytest.param("boto3", marks=ceph)])
+@pytest.fixture(params=["mock", pytest.param("s5cmd", marks=ceph), pytest.param("boto3", marks=ceph),
+                        pytest.param("native", marks=ceph)])
 def driver_name(request) -> str:
     return request.param
 
@@ -98,7 +99,8 @@ def test_awkward_keys_and_binary_payload_round_trip(driver, prefix):
         assert driver.delete(key), key
 
 
-@pytest.mark.parametrize("driver_name", ["mock", pytest.param("s5cmd", marks=ceph), pytest.param("boto3", marks=ceph)])
+@pytest.mark.parametrize("driver_name", ["mock", pytest.param("s5cmd", marks=ceph), pytest.param("boto3", marks=ceph),
+                                         pytest.param("native", marks=ceph)])
 def test_missing_bucket_is_no_such_bucket(request, driver_name):
     bucket = f"absent-{uuid.uuid4().hex[:12]}"
     if driver_name == "mock":
@@ -112,6 +114,32 @@ def test_missing_bucket_is_no_such_bucket(request, driver_name):
     # s5cmd's `cat` HEADs before it GETs, and a 404 to a HEAD carries no error code.
     download_kind = "not_found" if driver_name == "s5cmd" else "no_such_bucket"
     assert driver.download("k") is None and driver.last_error.kind == download_kind
+
+
+@ceph
+def test_native_keeps_its_connection_alive(request, prefix):
+    driver = create_driver(lab_config(request, "native"))
+    for n in range(5):
+        assert driver.upload(f"{prefix}{n}", b"v") and driver.download(f"{prefix}{n}") == b"v"
+        assert driver.delete(f"{prefix}{n}")
+    assert driver.client.connects == 1
+
+
+@ceph
+def test_native_multipart_upload_round_trips(request, prefix):
+    """Above multipart_threshold the native driver uploads in parts (RGW's minimum part is 5 MiB)."""
+    driver = create_driver(lab_config(request, "native", driver_config={
+        "multipart_threshold": 5 << 20, "multipart_part_size": 5 << 20}))
+    data = os.urandom((11 << 20) + 123)
+    key = prefix + "multipart"
+    assert driver.upload(key, data, {"purpose": "multipart"}) and driver.last_error is None
+    head = driver.head_object(key)
+    assert head["size"] == len(data) and head["etag"].endswith("-3")
+    assert head["metadata"] == {"purpose": "multipart"}
+    assert driver.download(key) == data
+    assert driver.upload(prefix + "small", data[:4096])     # at or below the threshold: one PUT
+    assert driver.head_object(prefix + "small")["etag"] == hashlib.md5(data[:4096]).hexdigest()
+    assert driver.delete(key) and driver.delete(prefix + "small")
 
 
 @ceph

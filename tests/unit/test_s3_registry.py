@@ -53,7 +53,7 @@ def test_builtin_names_resolve(name, cls):
 
 def test_unknown_name_lists_known_drivers():
     message = one_line_error("s6cmd")
-    assert message.startswith("unknown S3 driver 's6cmd'; known: boto3, mock, s5cmd")
+    assert message.startswith("unknown S3 driver 's6cmd'; known: boto3, mock, native, s5cmd")
 
 
 def test_module_class_loads_a_custom_driver():

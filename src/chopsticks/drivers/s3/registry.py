@@ -20,6 +20,7 @@ _BUILTIN_DRIVERS = {
     "s5cmd": "chopsticks.drivers.s3.s5cmd_driver:S5cmdDriver",
     "boto3": "chopsticks.drivers.s3.boto3_driver:Boto3Driver",
     "mock": "chopsticks.drivers.s3.mock_driver:MockDriver",
+    "native": "chopsticks.drivers.s3.native_driver:NativeDriver",
 }
 
 

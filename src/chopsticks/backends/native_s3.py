@@ -1,0 +1,59 @@
+"""The S3 backend on the compiled client (_fast/s3_loop.pyx): each worker keeps --concurrency
+keep-alive connections busy from one epoll loop without the GIL, signing every request itself;
+no Python call per operation. Same knobs as the Python-driver backend (mix, sizes, prefill,
+cleanup); chosen with `driver: native`.
+
+Besides put, get, delete, head and list, two op slots time parts of other operations:
+`get.ttfb` (a successful GET's time from sending to the first byte of the reply) and `reconnect`
+(the TCP connect an operation had to make first, after its connection failed or was closed by
+the server). Error names are `kind` or `kind:detail` with kind one of ERROR_KINDS and detail the
+S3 error code, the HTTP status or the socket errno (native_driver.failure_name)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from chopsticks.backends.s3 import S3Target
+from chopsticks.drivers.s3.native_driver import NativeDriver, canonical_query, failure_name, s3_loop
+from chopsticks.engine.shm import ERR_STALLED
+from chopsticks.errors import ChopsticksError
+
+
+@dataclass(frozen=True)
+class NativeS3Target(S3Target):
+    @property
+    def op_names(self) -> tuple[str, ...]:
+        return s3_loop().OP_NAMES
+
+    def open_worker(self, plan, index: int) -> NativeS3Session:
+        return NativeS3Session(self, plan, index)
+
+    def error_name(self, code: int) -> str:
+        return "stalled" if code == ERR_STALLED else failure_name(code)
+
+
+class NativeS3Session:
+    def __init__(self, target: NativeS3Target, plan, index: int):
+        self.target = target
+        driver = NativeDriver(target.config.as_driver_dict())   # validates driver_config
+        driver.close()
+        prefix = f"{target.prefix}/{int(time.time())}-w{index}/"
+        self.load = s3_loop().S3Load(
+            base=driver.path(prefix), bucket_path=driver.path(None),
+            list_query=canonical_query({"list-type": "2", "max-keys": "1000", "prefix": prefix}),
+            size_min=target.size_min, size_max=target.size_max, seed=plan.seed * 7919 + index,
+            **driver.client_options(connections=plan.iodepth))
+        code = self.load.connect()
+        if code:
+            raise ChopsticksError(f"cannot connect to {target.config.endpoint}: {failure_name(code)}")
+        if target.needs_prefill():
+            self.load.prefill(target.objects)
+        self.mix = [(self.target.op_names.index(op), weight) for op, weight in target.mix]
+
+    def run(self, hist, ts, errors, stop, spec: dict) -> dict:
+        return self.load.run(hist, ts, errors, stop, {**spec, "mix": self.mix})
+
+    def close(self) -> None:
+        if self.target.cleanup:
+            self.load.cleanup()
+        self.load.close()

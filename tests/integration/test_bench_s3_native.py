@@ -1,0 +1,142 @@
+"""`chopsticks bench s3 --driver native` against the lab's RGW: the compiled client's counts add
+up, TTFB is reported next to GET, and RGW's small-GET stall shows unless TCP_QUICKACK is set;
+against a loopback server that hangs up: failures are named and reconnects counted."""
+import csv
+import socket
+import threading
+
+import pytest
+import yaml
+
+from helpers.engine_cli import bench, load_json
+
+PRIMARY_OPS = ("put", "get", "delete", "head", "list")
+ceph = pytest.mark.ceph
+
+
+def native_config(lab, tmp_path, **driver_config):
+    document = yaml.safe_load(lab.s3_config.read_text())
+    document.update(driver="native", driver_config=driver_config)
+    path = tmp_path / "native.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def run(tmp_path, config, *args):
+    r = bench("s3", "--workload-config", config, *args, "--json", tmp_path / "r.json", "--csv", tmp_path / "r.csv",
+              "--quiet", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = load_json(tmp_path / "r.json")
+    return doc, {row["op"]: row for row in doc["summary"]}
+
+
+@ceph
+def test_mixed_counts_add_up(lab, tmp_path):
+    doc, rows = run(tmp_path, lab.s3_config, "--driver", "native", "--op", "mixed",
+                    "--mix", "put=40,get=40,head=10,delete=5,list=5", "--procs", 2, "--concurrency", 4,
+                    "--objects", 3, "--duration", "3s")
+    assert set(PRIMARY_OPS) <= set(rows) and "get.ttfb" in rows
+    done = sum(rows[op]["ops"] + rows[op]["errors"] for op in PRIMARY_OPS)
+    assert done == sum(w["completed"] for w in doc["workers"]) > 100
+    assert rows["all"]["errors"] == 0 and doc["errors_by_kind"] == {}
+    assert rows["put"]["bytes"] == rows["put"]["ops"] * 4096
+    assert rows["get"]["bytes"] == rows["get"]["ops"] * 4096
+    assert rows["get.ttfb"]["ops"] == rows["get"]["ops"]
+    assert rows["get.ttfb"]["lat_mean_us"] <= rows["get"]["lat_mean_us"]
+    assert rows["get"]["lat_p50_us"] <= rows["get"]["lat_p99_us"] <= rows["get"]["lat_max_us"]
+    assert doc["settings"]["target"]["config"]["secret_key"] == "***"
+    csv_ops = {row["op"]: int(row["ops"]) for row in csv.DictReader(open(tmp_path / "r.csv"))}
+    assert csv_ops == {op: row["ops"] for op, row in rows.items()}
+
+
+@ceph
+def test_small_get_stall_shows_in_latency_not_in_ttfb(lab, tmp_path):
+    """RGW sends a small reply's header and body in two segments; with Nagle on its side and a
+    delayed ACK on ours the body waits ~40 ms. The time to the first byte stays short."""
+    _, rows = run(tmp_path, native_config(lab, tmp_path), "--op", "get", "--procs", 1, "--concurrency", 4,
+                  "--objects", 5, "--duration", "2s")
+    assert rows["get"]["lat_p50_us"] > 30_000
+    assert rows["get.ttfb"]["lat_p50_us"] < 30_000
+
+
+@ceph
+def test_tcp_quickack_removes_the_small_get_stall(lab, tmp_path):
+    _, rows = run(tmp_path, native_config(lab, tmp_path, tcp_quickack=True), "--op", "get", "--procs", 1,
+                  "--concurrency", 4, "--objects", 5, "--duration", "2s")
+    assert rows["get"]["lat_p50_us"] < 30_000
+    assert rows["get"]["ops"] > 200
+
+
+@ceph
+def test_size_range_and_payload_sha256(lab, tmp_path):
+    config = native_config(lab, tmp_path, payload_sha256=True)
+    _, rows = run(tmp_path, config, "--op", "put", "--size", "1k-64k", "--procs", 1, "--concurrency", 4,
+                  "--duration", "2s")
+    assert rows["put"]["errors"] == 0
+    assert 1024 * rows["put"]["ops"] < rows["put"]["bytes"] < 65536 * rows["put"]["ops"]
+
+
+@ceph
+def test_wrong_secret_is_a_one_line_auth_error(lab, tmp_path):
+    document = yaml.safe_load(lab.s3_config.read_text())
+    document.update(driver="native", secret_key="not-the-secret")
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(document))
+    r = bench("s3", "--workload-config", config, "--duration", "1s", "--procs", 1)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("chopsticks: error: S3 bucket ") and ": auth: " in last
+    assert "not-the-secret" not in r.stderr
+
+
+@pytest.fixture
+def hanging_up_server():
+    """A loopback HTTP server that answers every request 200 and drops each connection, without
+    a word, after its third reply; yields its port."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            for _ in range(3):
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    request += chunk
+                head, _, body = request.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                while len(body) < length:
+                    body += conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+
+
+def test_dropped_connections_are_named_and_reconnected(tmp_path, hanging_up_server):
+    config = tmp_path / "hangup.yaml"
+    config.write_text(yaml.safe_dump({"endpoint": f"http://127.0.0.1:{hanging_up_server}", "access_key": "a",
+                                      "secret_key": "s", "bucket": "b", "driver": "native"}))
+    r = bench("s3", "--workload-config", config, "--op", "put", "--procs", 1, "--concurrency", 4,
+              "--io-total", "2M", "--no-cleanup", "--json", tmp_path / "r.json", "--quiet")
+    assert r.returncode == 4, r.stdout + r.stderr       # ran to the end, some operations failed
+    doc = load_json(tmp_path / "r.json")
+    rows = {row["op"]: row for row in doc["summary"]}
+    assert rows["put"]["ops"] + rows["put"]["errors"] == doc["workers"][0]["completed"] == 512
+    assert rows["put"]["errors"] > 50 and rows["put"]["ops"] > 2 * rows["put"]["errors"]
+    assert set(doc["errors_by_kind"]["put"]) <= {"connection:EOF", "connection:ECONNRESET", "connection:EPIPE"}
+    # every failed request closed its connection; the next request on it reconnected
+    assert rows["put"]["errors"] - 4 <= rows["reconnect"]["ops"] <= rows["put"]["errors"]
