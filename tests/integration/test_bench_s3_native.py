@@ -38,6 +38,7 @@ def test_mixed_counts_add_up(lab, tmp_path):
     assert set(PRIMARY_OPS) <= set(rows) and "get.ttfb" in rows
     done = sum(rows[op]["ops"] + rows[op]["errors"] for op in PRIMARY_OPS)
     assert done == sum(w["completed"] for w in doc["workers"]) > 100
+    assert rows["all"]["ops"] == sum(rows[op]["ops"] for op in PRIMARY_OPS)
     assert rows["all"]["errors"] == 0 and doc["errors_by_kind"] == {}
     assert rows["put"]["bytes"] == rows["put"]["ops"] * 4096
     assert rows["get"]["bytes"] == rows["get"]["ops"] * 4096

@@ -22,6 +22,7 @@ class Target(Protocol):
     name: str                       # "rbd", "null", ...
     op_names: tuple[str, ...]       # op index → name, as recorded by the loop
     bytes_per_op: int               # to turn --io-total into an op budget
+    derived_ops: tuple[str, ...]    # slots that time parts of other ops (TTFB, ...): not in the "all" row
 
     def prepare(self, plan: Plan) -> dict:
         """In the parent, before any worker starts: check the target; raise ChopsticksError with

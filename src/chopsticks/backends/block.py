@@ -70,6 +70,7 @@ class BlockTarget:
     """What every block-style target derives from its `io: BlockIo` field."""
 
     io: BlockIo
+    derived_ops: tuple[str, ...] = ()
 
     @property
     def op_names(self) -> tuple[str, ...]:

@@ -21,6 +21,8 @@ from chopsticks.errors import ChopsticksError
 
 @dataclass(frozen=True)
 class NativeS3Target(S3Target):
+    derived_ops = ("get.ttfb", "reconnect")
+
     @property
     def op_names(self) -> tuple[str, ...]:
         return s3_loop().OP_NAMES

@@ -32,6 +32,7 @@ class S3Target:
     cleanup: bool = True
     name = "s3"
     op_names = S3_OPS
+    derived_ops: tuple[str, ...] = ()
 
     @property
     def bytes_per_op(self) -> int:

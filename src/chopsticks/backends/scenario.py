@@ -51,6 +51,7 @@ class ScenarioTarget:
     users: int
     spawn_rate: float                   # users started per second, over all workers
     name = "scenario"
+    derived_ops: tuple[str, ...] = ()
     bytes_per_op = 1                    # unused: `chopsticks run` has no --io-total
 
     @property

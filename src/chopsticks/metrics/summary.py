@@ -24,7 +24,8 @@ SUMMARY_COLUMNS = ("op", "ops", "errors", "stalled", "iops", "bytes", "mib_s", "
 
 
 def summarize(out: RunOutcome) -> list[dict]:
-    """One row per op type that saw traffic, then "all"."""
+    """One row per op type that saw traffic, then "all" (the target's own ops, not its derived
+    timings such as TTFB).""""
     ramp, secs = out.plan.ramp_s, max(out.measured_s, 1e-9)
     hist = out.hist[:, MEASURED].sum(axis=0)            # [n_ops][NBUCKETS]
     ts = out.ts[:, ramp:].sum(axis=0)                   # [secs][n_ops][F]
@@ -34,8 +35,9 @@ def summarize(out: RunOutcome) -> list[dict]:
     for o, name in enumerate(out.op_names):
         if hist[o].sum() or errs[o].sum():
             rows.append(_row(name, hist[o], ts[:, o].sum(axis=0), errs[o], float(lat_max[o]), secs))
-    rows.append(_row("all", hist.sum(axis=0), ts.sum(axis=(0, 1)), errs.sum(axis=0),
-                     float(lat_max.max(initial=0)), secs))
+    own = [o for o, name in enumerate(out.op_names) if name not in out.plan.target.derived_ops]
+    rows.append(_row("all", hist[own].sum(axis=0), ts[:, own].sum(axis=(0, 1)), errs[own].sum(axis=0),
+                     float(lat_max[own].max(initial=0)), secs))
     return rows
 
 
