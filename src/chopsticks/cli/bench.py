@@ -116,7 +116,7 @@ def s3(
     mix: Annotated[str, typer.Option("--mix", help="Weights for --op mixed.")] = "put=30,get=60,delete=5,head=5",
     size: Annotated[str, typer.Option("--size", help="Object size, or a range MIN-MAX drawn uniformly (4k, 1M, 4k-1M).")] = "4k",
     driver: Annotated[Optional[str], typer.Option("--driver", help="Driver name or module:Class (default: the config's).")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=4096, help="Client threads per worker, each with its own driver.")] = 8,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=4096, help="Client threads per worker, each with its own driver (native: connections per worker).")] = 8,
     objects: Annotated[int, typer.Option("--objects", min=1, help="Objects each thread uploads before the start, for get/head/delete.")] = 50,
     cleanup: Annotated[bool, typer.Option("--cleanup/--no-cleanup", help="Delete the objects the run created.")] = True,
     procs: Procs = None, duration: Duration = None, io_total: IoTotal = None, ramp: Ramp = 0, seed: Seed = 1,

@@ -25,7 +25,7 @@ SUMMARY_COLUMNS = ("op", "ops", "errors", "stalled", "iops", "bytes", "mib_s", "
 
 def summarize(out: RunOutcome) -> list[dict]:
     """One row per op type that saw traffic, then "all" (the target's own ops, not its derived
-    timings such as TTFB).""""
+    timings such as TTFB)."""
     ramp, secs = out.plan.ramp_s, max(out.measured_s, 1e-9)
     hist = out.hist[:, MEASURED].sum(axis=0)            # [n_ops][NBUCKETS]
     ts = out.ts[:, ramp:].sum(axis=0)                   # [secs][n_ops][F]
