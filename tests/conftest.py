@@ -51,7 +51,8 @@ def pytest_runtest_setup(item):
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory) -> LabInfo:
     """A running lab for the whole session: the one in $CHOPSTICKS_LAB_DIR if it runs (left running
-    at the end), else a new one in a temporary directory (stopped at the end)."""
+    at the end), else a new one in a temporary directory (stopped at the end), which then becomes
+    $CHOPSTICKS_LAB_DIR for the session."""
     _apply_ceph_policy()
     shared_dir = os.environ.get("CHOPSTICKS_LAB_DIR")
     shared = find_running(Path(shared_dir)) if shared_dir else None
@@ -60,8 +61,13 @@ def lab(tmp_path_factory) -> LabInfo:
         return
     lab_dir = tmp_path_factory.mktemp("lab")
     info, _ = up(lab_dir, log=lambda message: None)
-    yield info
-    down(lab_dir)
+    # Commands run by the tests find this lab as a user's find theirs: as the default target.
+    os.environ["CHOPSTICKS_LAB_DIR"] = str(lab_dir)
+    try:
+        yield info
+    finally:
+        del os.environ["CHOPSTICKS_LAB_DIR"]
+        down(lab_dir)
 
 
 class CliResult(NamedTuple):

@@ -3,6 +3,7 @@ payload pattern and which byte range each worker covers."""
 from __future__ import annotations
 
 import errno
+from typing import ClassVar
 from dataclasses import dataclass
 
 from chopsticks._fast.iogen import OP_NAMES, RW_MODES
@@ -70,7 +71,7 @@ class BlockTarget:
     """What every block-style target derives from its `io: BlockIo` field."""
 
     io: BlockIo
-    derived_ops: tuple[str, ...] = ()
+    derived_ops: ClassVar[tuple[str, ...]] = ()
 
     @property
     def op_names(self) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from chopsticks.backends.s3 import S3Target
 from chopsticks.drivers.s3.native_driver import NativeDriver, canonical_query, failure_name, s3_loop
@@ -21,7 +22,7 @@ from chopsticks.errors import ChopsticksError
 
 @dataclass(frozen=True)
 class NativeS3Target(S3Target):
-    derived_ops = ("get.ttfb", "reconnect")
+    derived_ops: ClassVar[tuple[str, ...]] = ("get.ttfb", "reconnect")
 
     @property
     def op_names(self) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ import dataclasses
 import random
 import threading
 import time
+from typing import ClassVar
 from dataclasses import dataclass
 
 from chopsticks._fast.histogram import SlotRecorder
@@ -32,7 +33,7 @@ class S3Target:
     cleanup: bool = True
     name = "s3"
     op_names = S3_OPS
-    derived_ops: tuple[str, ...] = ()
+    derived_ops: ClassVar[tuple[str, ...]] = ()
 
     @property
     def bytes_per_op(self) -> int:

@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from chopsticks._fast.histogram import SlotRecorder
 from chopsticks.engine.shm import ERR_OTHER
@@ -51,7 +51,7 @@ class ScenarioTarget:
     users: int
     spawn_rate: float                   # users started per second, over all workers
     name = "scenario"
-    derived_ops: tuple[str, ...] = ()
+    derived_ops: ClassVar[tuple[str, ...]] = ()
     bytes_per_op = 1                    # unused: `chopsticks run` has no --io-total
 
     @property
