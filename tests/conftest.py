@@ -31,7 +31,7 @@ def _apply_ceph_policy() -> None:
         return
     if os.environ.get("CHOPSTICKS_REQUIRE_CEPH") == "1":
         pytest.fail(f"{reason}, and CHOPSTICKS_REQUIRE_CEPH=1", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason)  # only without Ceph and without CHOPSTICKS_REQUIRE_CEPH=1
 
 
 def pytest_collection_modifyitems(config, items):

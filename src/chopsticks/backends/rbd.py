@@ -6,16 +6,11 @@ from dataclasses import dataclass, field
 
 from chopsticks.backends.block import BlockIo, BlockTarget
 from chopsticks.errors import ChopsticksError
-
-INSTALL_HINT = "apt-get install -y librbd-dev librados-dev, then reinstall chopsticks (scripts/bootstrap)"
+from chopsticks.extensions import compiled
 
 
 def _rbd_loop():
-    try:
-        from chopsticks._fast import rbd_loop
-    except ImportError as e:
-        raise ChopsticksError(f"the librbd extension is not built ({e}); {INSTALL_HINT}") from None
-    return rbd_loop
+    return compiled("rbd_loop", "the librbd extension", "librbd-dev librados-dev")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from chopsticks import __version__
 from chopsticks.engine.pool import RunOutcome
 from chopsticks.metrics import histogram
 from chopsticks.metrics.summary import (MEASURED, SUMMARY_COLUMNS, TIMESERIES_COLUMNS, errors_by_kind,
-                                        summarize, timeseries)
+                                        timeseries)
 
 TABLE_COLUMNS = (("op", "op", "{}"), ("ops", "ops", "{:,}"), ("iops", "IOPS", "{:,.0f}"),
                  ("mib_s", "MiB/s", "{:,.1f}"), ("lat_mean_us", "mean µs", "{:,.1f}"),

@@ -13,22 +13,18 @@ from urllib.parse import quote, urlsplit
 from chopsticks.drivers.s3.base import (_KIND_BY_S3_CODE, BaseS3Driver, DriverError, error_code, error_code_name,
                                         error_kind)
 from chopsticks.errors import ChopsticksError
+from chopsticks.extensions import compiled
 
 # The S3 error codes the compiled loop tells apart (those that decide an error's kind); any other
 # error reply is known by its HTTP status.
 S3_CODES = tuple(_KIND_BY_S3_CODE)
 RETRIED_KINDS = ("connection", "timeout", "http_5xx", "throttled")
 MIB = 1 << 20
-INSTALL_HINT = "apt-get install -y libssl-dev, then reinstall chopsticks (scripts/bootstrap)"
 
 
 def s3_loop():
     """The compiled client module, or a one-line error saying how to build it."""
-    try:
-        from chopsticks._fast import s3_loop as module
-    except ImportError as e:
-        raise ChopsticksError(f"the compiled S3 client is not built ({e}); {INSTALL_HINT}") from None
-    return module
+    return compiled("s3_loop", "the compiled S3 client", "libssl-dev")
 
 
 def failure(code: int) -> tuple[str, str]:
