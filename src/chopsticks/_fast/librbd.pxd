@@ -27,7 +27,6 @@ cdef extern from "rbd/librbd.h" nogil:
                       rbd_completion_t c)
     int rbd_aio_read(rbd_image_t image, uint64_t off, size_t len, char *buf, rbd_completion_t c)
     int rbd_aio_create_completion(void *cb_arg, rbd_callback_t complete_cb, rbd_completion_t *c)
-    int rbd_aio_wait_for_complete(rbd_completion_t c)
     ssize_t rbd_aio_get_return_value(rbd_completion_t c)
     void *rbd_aio_get_arg(rbd_completion_t c)
     void rbd_aio_release(rbd_completion_t c)

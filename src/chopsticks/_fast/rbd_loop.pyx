@@ -127,28 +127,6 @@ cdef class Connection:
     def __dealloc__(self):
         self.close()
 
-    def read(self, uint64_t offset, size_t length):
-        """Synchronous read for verification (not the hot path)."""
-        cdef char *buf = alloc_aligned(length)
-        cdef rbd_completion_t c
-        cdef ssize_t r
-        cdef Slot slot
-        if buf == NULL:
-            raise MemoryError(length)
-        try:
-            with nogil:
-                rbd_aio_create_completion(&slot, _on_complete, &c)
-                r = rbd_aio_read(self.image, offset, length, buf, c)
-                if r >= 0:
-                    rbd_aio_wait_for_complete(c)
-                    r = rbd_aio_get_return_value(c)
-                rbd_aio_release(c)
-            if r < 0:
-                raise RbdError(-r, "io", f"read at {offset}")
-            return buf[:length]
-        finally:
-            free(buf)
-
     def run(self, cnp.uint64_t[::1] hist not None, cnp.int64_t[::1] ts not None,
             cnp.int64_t[::1] errors not None, cnp.int64_t[::1] stop not None,
             dict spec):
@@ -222,8 +200,9 @@ cdef class Connection:
                             if submitting and (stop_flag[0] != 0 or submitted >= ops_limit or now >= deadline_ns):
                                 submitting = False
                             if submitting:
-                                if _submit(self.image, s, &gen, bs, stamp_writes, &seq, &rec):
-                                    submitting = False
+                                fatal = _submit(self.image, s, &gen, bs, stamp_writes, &seq, &rec)
+                                if fatal:
+                                    submitting = False     # counted as an error; drain, then report
                                     continue
                                 submitted += 1
                                 inflight += 1
