@@ -11,12 +11,13 @@ from pathlib import Path
 CHOPSTICKS = [sys.executable, "-m", "chopsticks"]
 
 
-def chopsticks(*args, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([*CHOPSTICKS, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+def chopsticks(*args, timeout=120, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CHOPSTICKS, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=env)
 
 
-def bench(*args, timeout=120) -> subprocess.CompletedProcess:
-    return chopsticks("bench", *args, timeout=timeout)
+def bench(*args, timeout=120, env=None) -> subprocess.CompletedProcess:
+    return chopsticks("bench", *args, timeout=timeout, env=env)
 
 
 def start_bench(*args) -> subprocess.Popen:

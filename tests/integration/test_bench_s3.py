@@ -1,6 +1,8 @@
 """`chopsticks bench s3` on the engine: mixed ops with the mock driver (always) and with the
 real drivers against the lab's RGW."""
 import csv
+import os
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +37,20 @@ def check_mixed_run(tmp_path, *args):
 def test_mixed_with_the_mock_driver(tmp_path):
     doc = check_mixed_run(tmp_path, "--workload-config", write_config(tmp_path), "--duration", "2s")
     assert doc["summary"][-1]["ops"] > 100
+
+
+def test_a_custom_driver_named_module_class_runs_in_a_bench(tmp_path):
+    tests_dir = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
+    config = write_config(tmp_path, driver="helpers.custom_driver:DictDriver")
+    r = bench("s3", "--workload-config", config, "--op", "mixed", "--mix", "put=50,get=50", "--procs", 2,
+              "--concurrency", 2, "--objects", 2, "--duration", "1s", "--json", tmp_path / "r.json", "--quiet",
+              env=env)
+    assert r.returncode == 0, r.stderr
+    doc = load_json(tmp_path / "r.json")
+    rows = {row["op"]: row for row in doc["summary"]}
+    assert rows["put"]["ops"] > 10 and rows["get"]["ops"] > 10 and rows["all"]["errors"] == 0
+    assert doc["settings"]["target"]["config"]["driver"] == "helpers.custom_driver:DictDriver"
 
 
 def test_failures_are_counted_by_kind_and_exit_non_zero(tmp_path):
