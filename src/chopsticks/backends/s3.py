@@ -44,11 +44,7 @@ class S3Target:
 
     def prepare(self, plan) -> dict:
         """Check the endpoint, the keys and the bucket (created when missing) before any worker."""
-        driver = create_driver(self.config)
-        try:
-            driver.ensure_bucket()
-        finally:
-            driver.close()
+        ensure_bucket(self.config)
         return {"endpoint": self.config.endpoint, "bucket": self.config.bucket, "driver": self.config.driver}
 
     def open_worker(self, plan, index: int) -> S3Session:
@@ -60,6 +56,16 @@ class S3Target:
     def settings(self) -> dict:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "config"}
         return {"backend": self.name, "config": self.config.redacted(), **fields}
+
+
+def ensure_bucket(config: S3Config) -> None:
+    """The bucket is usable (created when missing) from this process: once in the parent, and once
+    per worker, since mock buckets live in their process."""
+    driver = create_driver(config)
+    try:
+        driver.ensure_bucket()
+    finally:
+        driver.close()
 
 
 def _payloads(target: S3Target, seed: int) -> list[bytes]:
@@ -76,7 +82,6 @@ class _Thread:
 
     def __init__(self, target: S3Target, prefix: str, seed: int):
         self.driver = create_driver(target.config)
-        self.driver.ensure_bucket()         # cheap for real gateways; gives mock drivers their bucket
         self.prefix, self.rng = prefix, random.Random(seed)
         self.keys: list[str] = []
         self.created: set[str] = set()
@@ -90,6 +95,7 @@ class _Thread:
 class S3Session:
     def __init__(self, target: S3Target, plan, index: int):
         self.target = target
+        ensure_bucket(target.config)
         self.payloads = _payloads(target, plan.seed * 7919 + index)
         base = f"{target.prefix}/{int(time.time())}-w{index}"
         self.threads = [_Thread(target, f"{base}-t{t}", plan.seed * 1_000_003 + index * 1000 + t)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chopsticks.backends.s3 import S3Target
+from chopsticks.backends.s3 import S3Target, ensure_bucket
 from chopsticks.config import S3Config
 from chopsticks.drivers.s3.base import error_code, error_code_name, listing_ok
 from chopsticks.drivers.s3.registry import create_driver
@@ -33,11 +33,7 @@ class S3Client(TimedClient):
     def connect(config: S3Config) -> S3Config:
         """Once per worker: make sure the bucket is usable from this process (mock buckets live in
         the process); each user then opens its own driver."""
-        driver = create_driver(config)
-        try:
-            driver.ensure_bucket()
-        finally:
-            driver.close()
+        ensure_bucket(config)
         return config
 
     error_name = staticmethod(error_code_name)
