@@ -104,7 +104,7 @@ def execute(plan: Plan, opts: RunOptions) -> None:
     written = [str(p) for p in (opts.csv, opts.timeseries_csv, opts.json) if p]
     if written:
         print(f"wrote {', '.join(written)}" + (" (partial)" if out.partial else ""))
-    if any(n.startswith("interrupted") for n in out.notes):
+    if out.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if out.partial:
         raise typer.Exit(EXIT_PARTIAL)

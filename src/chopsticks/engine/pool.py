@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chopsticks.engine.progress import ProgressLine, Tick
-from chopsticks.engine.shm import Control, Header, RunMemory, ShmLayout, WorkerState
+from chopsticks.engine.shm import Control, Header, RunMemory, ShmLayout, TsField, WorkerState
 from chopsticks.errors import ChopsticksError
 from chopsticks.metrics.histogram import percentiles_ns
 from chopsticks.plan import Plan
@@ -38,6 +38,7 @@ class RunOutcome:
     end_ns: int
     started_at: float               # wall clock (epoch s) of the start
     partial: bool = False
+    interrupted: bool = False       # Ctrl+C (partial too)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -208,8 +209,8 @@ def _watch(plan, mem, procs, stopper, start_ns, deadline_ns, progress):
                 p50[second, op], p99[second, op] = percentiles_ns(delta[op], (50.0, 99.0))
             if progress is not None:
                 row = mem.ts[:, second].sum(axis=0)
-                progress.tick(Tick(second, row[:, 0], row[:, 1], row[:, 2], p50[second], p99[second],
-                             ramp=second < plan.ramp_s))
+                progress.tick(Tick(second, row[:, TsField.OPS], row[:, TsField.BYTES], row[:, TsField.ERRORS],
+                                   p50[second], p99[second], ramp=second < plan.ramp_s))
             second += 1
             next_tick += 1_000_000_000
         stop_at = min(deadline_ns, stopper.requested_ns or NO_DEADLINE)
@@ -249,7 +250,7 @@ def _collect(plan, info, op_names, mem, procs, stopper, start_ns, ramp_end_ns, d
         plan=plan, info=info, op_names=op_names, hist=mem.hist.copy(), ts=mem.ts[:, :secs].copy(),
         errors=mem.errors.copy(), tick_p50_ns=tick_p50[:secs], tick_p99_ns=tick_p99[:secs], workers=workers,
         start_ns=start_ns, ramp_end_ns=ramp_end_ns, end_ns=end_ns, started_at=started_at,
-        partial=partial, notes=notes)
+        partial=partial, interrupted=bool(stopper.requested_ns), notes=notes)
 
 
 def _exit_text(code: int | None) -> str:
