@@ -33,4 +33,4 @@ class Plan:
         """Operations each worker may submit (io_total split evenly), or effectively no limit."""
         if self.io_total is None:
             return 2**63 - 1
-        return max(1, math.ceil(self.io_total / self.target.bytes_per_op / self.procs))
+        return min(2**63 - 1, max(1, math.ceil(self.io_total / self.target.bytes_per_op / self.procs)))

@@ -13,7 +13,7 @@ import pytest
 from chopsticks.backends.scenario import EXCEPTION_CODE_BASE, ScenarioTarget
 from chopsticks.config import S3Config
 from chopsticks.drivers.s3.base import ERROR_KINDS
-from chopsticks.engine.shm import ERR_CODES, NBUCKETS, TS_FIELDS, TsField
+from chopsticks.engine.shm import ERR_CODES, N_PHASES, NBUCKETS, TS_FIELDS, TsField
 from chopsticks.errors import ChopsticksError
 from chopsticks.plan import Plan
 from chopsticks.workloads import S3Workload, between, constant, constant_pacing, get_scenario_value, task
@@ -231,9 +231,9 @@ class Rows:
 
     def __init__(self, n_ops: int, secs: int = 30):
         self.n_ops = n_ops
-        self.hist = np.zeros(2 * n_ops * NBUCKETS, dtype=np.uint64)
+        self.hist = np.zeros(N_PHASES * n_ops * NBUCKETS, dtype=np.uint64)
         self.ts = np.zeros(secs * n_ops * TS_FIELDS, dtype=np.int64)
-        self.errors = np.zeros(2 * n_ops * ERR_CODES, dtype=np.int64)
+        self.errors = np.zeros(N_PHASES * n_ops * ERR_CODES, dtype=np.int64)
 
     def ops(self, op: int) -> int:
         return int(self.ts.reshape(-1, self.n_ops, TS_FIELDS)[:, op, TsField.OPS].sum())
@@ -242,7 +242,7 @@ class Rows:
         return int(np.nonzero(self.ts.reshape(-1, self.n_ops, TS_FIELDS)[:, op, TsField.OPS])[0][0])
 
     def error_counts(self, op: int) -> dict[int, int]:
-        errs = self.errors.reshape(2, self.n_ops, ERR_CODES).sum(axis=0)[op]
+        errs = self.errors.reshape(N_PHASES, self.n_ops, ERR_CODES).sum(axis=0)[op]
         return {int(c): int(errs[c]) for c in np.nonzero(errs)[0]}
 
 

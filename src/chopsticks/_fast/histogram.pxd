@@ -21,7 +21,14 @@ cdef enum:
     TS_ERRORS = 2
     TS_LAT_SUM_NS = 3
     TS_LAT_MAX_NS = 4
-    TS_FIELDS = 5
+    TS_STALLED = 5               # gauge: ops in flight longer than --op-timeout (max over the second)
+    TS_INFLIGHT = 6              # gauge: ops in flight (max over the second)
+    TS_FIELDS = 7
+    # Phases of a completion: before --ramp ends, measured, or after the deadline/stop (drain).
+    PHASE_RAMP = 0
+    PHASE_MEASURED = 1
+    PHASE_DRAIN = 2
+    N_PHASES = 3
     ERR_CODES = 1024             # per-op error counters, indexed by a backend-defined code
     ERR_STALLED = 1023           # an op older than --op-timeout (counted once, when first seen)
     ERR_OTHER = 1022             # a code outside 1..1021
@@ -43,20 +50,22 @@ cdef extern from *:
 
 # Pointers into one worker's rows of shared memory (layout: chopsticks.engine.shm).
 cdef struct Recorder:
-    uint64_t *hist        # [2 phases: ramp, measured][n_ops][NBUCKETS]
+    uint64_t *hist        # [N_PHASES][n_ops][NBUCKETS]
     int64_t *ts           # [max_secs][n_ops][TS_FIELDS]
-    int64_t *errors       # [2 phases][n_ops][ERR_CODES]
+    int64_t *errors       # [N_PHASES][n_ops][ERR_CODES]
     int n_ops
     int64_t max_secs
     uint64_t start_ns
     uint64_t ramp_end_ns
+    uint64_t deadline_ns  # completions from here on are drain
+    int draining          # set by the loop once it stops submitting: later completions are drain
 
 
 cdef inline int init_recorder(Recorder *r, cnp.uint64_t[::1] hist, cnp.int64_t[::1] ts,
                               cnp.int64_t[::1] errors, dict spec) except -1:
-    """Point r at one worker's rows; spec carries n_ops, start_ns and ramp_end_ns."""
+    """Point r at one worker's rows; spec carries n_ops, start_ns, ramp_end_ns and deadline_ns."""
     cdef int n_ops = spec["n_ops"]
-    if hist.shape[0] != 2 * n_ops * NBUCKETS or errors.shape[0] != 2 * n_ops * ERR_CODES \
+    if hist.shape[0] != N_PHASES * n_ops * NBUCKETS or errors.shape[0] != N_PHASES * n_ops * ERR_CODES \
             or ts.shape[0] == 0 or ts.shape[0] % (n_ops * TS_FIELDS) != 0:
         raise ValueError("shared-memory rows do not match n_ops")
     r.hist = &hist[0]
@@ -66,7 +75,15 @@ cdef inline int init_recorder(Recorder *r, cnp.uint64_t[::1] hist, cnp.int64_t[:
     r.max_secs = ts.shape[0] // (n_ops * TS_FIELDS)
     r.start_ns = spec["start_ns"]
     r.ramp_end_ns = spec["ramp_end_ns"]
+    r.deadline_ns = spec["deadline_ns"]
+    r.draining = 0
     return 0
+
+
+cdef inline int phase_of(Recorder *r, uint64_t now_ns) noexcept nogil:
+    if r.draining or now_ns >= r.deadline_ns:
+        return PHASE_DRAIN
+    return PHASE_MEASURED if now_ns >= r.ramp_end_ns else PHASE_RAMP
 
 
 cdef inline int _second(Recorder *r, uint64_t now_ns) noexcept nogil:
@@ -76,7 +93,7 @@ cdef inline int _second(Recorder *r, uint64_t now_ns) noexcept nogil:
 
 cdef inline void record_ok(Recorder *r, int op, uint64_t lat_ns, uint64_t nbytes, uint64_t now_ns) noexcept nogil:
     cdef int64_t *row
-    cdef int phase = 1 if now_ns >= r.ramp_end_ns else 0
+    cdef int phase = phase_of(r, now_ns)
     r.hist[(phase * r.n_ops + op) * NBUCKETS + bucket_index(lat_ns)] += 1
     row = r.ts + (<int64_t>_second(r, now_ns) * r.n_ops + op) * TS_FIELDS
     row[TS_OPS] += 1
@@ -87,7 +104,7 @@ cdef inline void record_ok(Recorder *r, int op, uint64_t lat_ns, uint64_t nbytes
 
 
 cdef inline void record_error(Recorder *r, int op, int code, uint64_t now_ns) noexcept nogil:
-    cdef int phase = 1 if now_ns >= r.ramp_end_ns else 0
+    cdef int phase = phase_of(r, now_ns)
     if code <= 0 or code >= ERR_CODES:
         code = ERR_OTHER
     r.errors[(phase * r.n_ops + op) * ERR_CODES + code] += 1
@@ -96,8 +113,17 @@ cdef inline void record_error(Recorder *r, int op, int code, uint64_t now_ns) no
 
 cdef inline void record_stall(Recorder *r, int op, uint64_t now_ns) noexcept nogil:
     # An op older than --op-timeout: noted once; it still completes (ok or error) later.
-    cdef int phase = 1 if now_ns >= r.ramp_end_ns else 0
-    r.errors[(phase * r.n_ops + op) * ERR_CODES + ERR_STALLED] += 1
+    r.errors[(phase_of(r, now_ns) * r.n_ops + op) * ERR_CODES + ERR_STALLED] += 1
+
+
+cdef inline void record_gauges(Recorder *r, int op, int64_t inflight, int64_t stalled, uint64_t now_ns) noexcept nogil:
+    # Ops of `op` in flight now, and how many of them are older than --op-timeout: the second's
+    # row keeps the largest values seen (loops sample every ~100 ms).
+    cdef int64_t *row = r.ts + (<int64_t>_second(r, now_ns) * r.n_ops + op) * TS_FIELDS
+    if inflight > row[TS_INFLIGHT]:
+        row[TS_INFLIGHT] = inflight
+    if stalled > row[TS_STALLED]:
+        row[TS_STALLED] = stalled
 
 
 cdef extern from "<time.h>" nogil:

@@ -13,6 +13,11 @@ CONSTANTS = {
     "sub_count": SUB_COUNT,
     "nbuckets": NBUCKETS,
     "ts_fields": TS_FIELDS,
+    # Field index of each per-second time-series column, in the order the recorder writes them.
+    "ts_field_index": {"ops": TS_OPS, "bytes": TS_BYTES, "errors": TS_ERRORS, "lat_sum_ns": TS_LAT_SUM_NS,
+                       "lat_max_ns": TS_LAT_MAX_NS, "stalled": TS_STALLED, "inflight": TS_INFLIGHT},
+    "phases": {"ramp": PHASE_RAMP, "measured": PHASE_MEASURED, "drain": PHASE_DRAIN},
+    "n_phases": N_PHASES,
     "err_codes": ERR_CODES,
     "err_stalled": ERR_STALLED,
     "err_other": ERR_OTHER,
@@ -68,3 +73,19 @@ cdef class SlotRecorder:
         if op < 0 or op >= self.r.n_ops:
             raise IndexError(op)
         record_error(&self.r, op, code, end_ns)
+
+    def stall(self, int op, uint64_t now_ns):
+        """An op of `op` has been in flight longer than --op-timeout (call once per op)."""
+        if op < 0 or op >= self.r.n_ops:
+            raise IndexError(op)
+        record_stall(&self.r, op, now_ns)
+
+    def gauges(self, int op, int64_t inflight, int64_t stalled, uint64_t now_ns):
+        """Ops of `op` in flight now, and how many are older than --op-timeout."""
+        if op < 0 or op >= self.r.n_ops:
+            raise IndexError(op)
+        record_gauges(&self.r, op, inflight, stalled, now_ns)
+
+    def drain(self):
+        """No more submissions: what completes from now on is drain, out of the measured figures."""
+        self.r.draining = 1

@@ -9,7 +9,8 @@ cimport numpy as cnp
 
 from chopsticks._fast.librados cimport *
 from chopsticks._fast.librbd cimport *
-from chopsticks._fast.histogram cimport Recorder, init_recorder, record_ok, record_error, record_stall, now_ns
+from chopsticks._fast.histogram cimport (Recorder, init_recorder, record_ok, record_error, record_stall,
+                                        record_gauges, now_ns)
 from chopsticks._fast.payload cimport alloc_aligned, fill, stamp
 from chopsticks._fast.iogen cimport IoGen, init_iogen, next_io, OP_READ, OP_WRITE
 
@@ -199,10 +200,12 @@ cdef class Connection:
                                 record_ok(&rec, s.op, s.done_ns - s.submit_ns, bs, s.done_ns)
                             if submitting and (stop_flag[0] != 0 or submitted >= ops_limit or now >= deadline_ns):
                                 submitting = False
+                                rec.draining = 1
                             if submitting:
                                 fatal = _submit(self.image, s, &gen, bs, stamp_writes, &seq, &rec)
                                 if fatal:
                                     submitting = False     # counted as an error; drain, then report
+                                    rec.draining = 1
                                     continue
                                 submitted += 1
                                 inflight += 1
@@ -211,7 +214,8 @@ cdef class Connection:
                         break
                     if stop_flag[0] != 0 or now >= deadline_ns:
                         submitting = False
-                    if op_timeout_ns > 0 and now - last_stall_check > 100000000ULL:
+                        rec.draining = 1
+                    if now - last_stall_check > 100000000ULL:
                         last_stall_check = now
                         _count_stalled(slots, iodepth, now, op_timeout_ns, &rec)
             return {"submitted": submitted, "completed": completed, "inflight_left": inflight,
@@ -254,9 +258,19 @@ cdef int _submit(rbd_image_t image, Slot *s, IoGen *gen, uint64_t bs, int stamp_
 
 
 cdef void _count_stalled(Slot *slots, int n, uint64_t now, uint64_t timeout_ns, Recorder *rec) noexcept nogil:
+    # Every ~100 ms: count each op newly past --op-timeout once, and sample the in-flight gauges.
     cdef int i
+    cdef int64_t inflight[2]
+    cdef int64_t stalled[2]
+    inflight[0] = inflight[1] = stalled[0] = stalled[1] = 0
     for i in range(n):
-        if slots[i].done_ns == 0 and slots[i].stalled == 0 and slots[i].submit_ns != 0 \
-                and now > slots[i].submit_ns + timeout_ns:
-            slots[i].stalled = 1
-            record_stall(rec, slots[i].op, now)
+        if slots[i].done_ns != 0 or slots[i].submit_ns == 0:
+            continue
+        inflight[slots[i].op] += 1
+        if timeout_ns > 0 and now > slots[i].submit_ns + timeout_ns:
+            stalled[slots[i].op] += 1
+            if slots[i].stalled == 0:
+                slots[i].stalled = 1
+                record_stall(rec, slots[i].op, now)
+    record_gauges(rec, OP_READ, inflight[OP_READ], stalled[OP_READ], now)
+    record_gauges(rec, OP_WRITE, inflight[OP_WRITE], stalled[OP_WRITE], now)

@@ -4,7 +4,7 @@ import sys
 import typer
 
 from chopsticks import __version__
-from chopsticks.errors import ChopsticksError
+from chopsticks.errors import ChopsticksError, Interrupted
 
 app = typer.Typer(
     name="chopsticks",
@@ -42,9 +42,16 @@ _register()
 
 
 def main() -> None:
-    """Entry point: ChopsticksError becomes `error: ...` on stderr and exit status 1."""
+    """Entry point: ChopsticksError becomes `error: ...` on stderr and exit status 1; a stop
+    signal before the run started exits 128 + its number (130 for Ctrl+C)."""
     try:
         app()
+    except Interrupted as e:
+        print(f"chopsticks: {e}", file=sys.stderr)
+        sys.exit(128 + e.signum)
+    except KeyboardInterrupt:
+        print("chopsticks: interrupted", file=sys.stderr)
+        sys.exit(130)
     except ChopsticksError as e:
         print(f"chopsticks: error: {e}", file=sys.stderr)
         sys.exit(1)

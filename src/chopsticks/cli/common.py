@@ -3,7 +3,9 @@ its outputs."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
@@ -18,7 +20,15 @@ from chopsticks.metrics.summary import summarize
 from chopsticks.plan import Plan
 from chopsticks.units import parse_duration, parse_size
 
-EXIT_OK, EXIT_PARTIAL, EXIT_OP_ERRORS, EXIT_INTERRUPTED = 0, 3, 4, 130
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_OP_ERRORS = 0, 1, 3, 4
+MAX_DURATION_S = 7 * 86400          # per-second series are sized by the run's length
+MAX_OP_TIMEOUT_S = 86400
+PROCS_PER_CPU_LIMIT = 64            # beyond this, workers only fight over the CPUs and memory
+
+
+def exit_status_of_signal(signum: int) -> int:
+    """128 + the signal's number, as a shell reports it: 130 SIGINT, 143 SIGTERM, 129 SIGHUP."""
+    return 128 + int(signum)
 
 
 def _option(parse, value: Optional[str], option: str):
@@ -44,7 +54,7 @@ Procs = Annotated[Optional[int], typer.Option("--procs", "-p", min=1, help="Work
 Iodepth = Annotated[int, typer.Option("--iodepth", "-q", min=1, max=65536, help="Operations in flight per worker.")]
 Duration = Annotated[Optional[str], typer.Option("--duration", "-t", help="Measured time after the ramp: 30s, 5m, 1h30m (default 30s unless --io-total is given).")]
 IoTotal = Annotated[Optional[str], typer.Option("--io-total", help="Stop after this many bytes over all workers (e.g. 10G).")]
-Ramp = Annotated[int, typer.Option("--ramp", min=0, help="Whole seconds at the start left out of the results.")]
+Ramp = Annotated[int, typer.Option("--ramp", min=0, max=86400, help="Whole seconds at the start left out of the results.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the offset and payload generators.")]
 OpTimeout = Annotated[str, typer.Option("--op-timeout", help="An op older than this is counted as stalled.")]
 CsvOut = Annotated[Optional[Path], typer.Option("--csv", help="Write the percentile summary (one row per op and 'all') here.")]
@@ -69,47 +79,101 @@ class RunOptions:
 
     def plan(self, target) -> Plan:
         """Validate the generic settings and build the Plan (one-line errors, exit 2 for usage)."""
-        procs = self.procs or len(pool.usable_cpus())
+        n_cpus = len(pool.usable_cpus())
+        procs = self.procs or n_cpus
+        if procs > PROCS_PER_CPU_LIMIT * n_cpus:
+            raise typer.BadParameter(f"{procs} workers on {n_cpus} CPUs: at most {PROCS_PER_CPU_LIMIT} per CPU "
+                                     f"({PROCS_PER_CPU_LIMIT * n_cpus}); more only share the same cores and memory",
+                                     param_hint="--procs")
         cpus, oversubscribed = pool.assign_cpus(procs)
         if oversubscribed:
-            print(f"chopsticks: warning: {procs} workers on {len(pool.usable_cpus())} CPUs: "
+            print(f"chopsticks: warning: {procs} workers on {n_cpus} CPUs: "
                   "several workers share a CPU", file=sys.stderr)
         io_total = size_option(self.io_total, "--io-total")
         duration = duration_option(self.duration, "--duration") if self.duration else (None if io_total else 30.0)
+        if duration is not None and duration > MAX_DURATION_S:
+            raise typer.BadParameter(f"at most {MAX_DURATION_S // 86400} days ({MAX_DURATION_S}s), got '{self.duration}'",
+                                     param_hint="--duration")
+        op_timeout = duration_option(self.op_timeout, "--op-timeout")
+        if op_timeout > MAX_OP_TIMEOUT_S:
+            raise typer.BadParameter(f"at most {MAX_OP_TIMEOUT_S}s, got '{self.op_timeout}'", param_hint="--op-timeout")
+        check_outputs(self.csv, self.timeseries_csv, self.json)
         return Plan(target=target, procs=procs, cpus=cpus, iodepth=self.iodepth, duration_s=duration,
                     ramp_s=self.ramp, io_total=io_total, seed=self.seed,
-                    op_timeout_s=duration_option(self.op_timeout, "--op-timeout"), command=tuple(["chopsticks", *sys.argv[1:]]))
+                    op_timeout_s=op_timeout, command=tuple(["chopsticks", *sys.argv[1:]]))
+
+
+def check_outputs(*paths: Optional[Path]) -> None:
+    """Every output path can be written, before the first op: a file (not a directory) in an
+    existing directory where a file can be created. One-line error otherwise."""
+    for path in paths:
+        if path is None:
+            continue
+        path = Path(path)
+        if path.is_dir():
+            raise ChopsticksError(f"cannot write {path}: it is a directory")
+        parent = path.parent
+        if not parent.is_dir():
+            raise ChopsticksError(f"cannot write {path}: directory {parent} does not exist")
+        try:
+            if path.exists():
+                with open(path, "r+b"):
+                    pass
+            else:
+                with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{path.name}.", delete=True):
+                    pass
+        except OSError as e:
+            raise ChopsticksError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def execute(plan: Plan, opts: RunOptions) -> None:
     """Run the plan, print the table, write the requested files; exit with the run's status."""
-    for path in (opts.csv, opts.timeseries_csv, opts.json):
-        if path is not None and not path.parent.is_dir():
-            raise ChopsticksError(f"cannot write {path}: directory {path.parent} does not exist")
+    check_outputs(opts.csv, opts.timeseries_csv, opts.json)
     progress = None if opts.quiet else ProgressLine(plan.target.op_names)
-    try:
-        out = pool.run(plan, progress)
-    finally:
-        if progress:
-            progress.finish()
+    out = pool.run(plan, [progress])
     rows = summarize(out)
     name_of = plan.target.error_name
     print(export.report_text(out, rows, name_of))
-    if opts.csv:
-        export.write_summary_csv(opts.csv, rows)
-    if opts.timeseries_csv:
-        export.write_timeseries_csv(opts.timeseries_csv, out)
-    if opts.json:
-        export.write_json(opts.json, export.result_document(out, rows, name_of))
-    written = [str(p) for p in (opts.csv, opts.timeseries_csv, opts.json) if p]
+    outputs = [(opts.csv, lambda p: export.write_summary_csv(p, rows)),
+               (opts.timeseries_csv, lambda p: export.write_timeseries_csv(p, out)),
+               (opts.json, lambda p: export.write_json(p, export.result_document(out, rows, name_of)))]
+    written, failed = write_outputs(outputs)
     if written:
         print(f"wrote {', '.join(written)}" + (" (partial)" if out.partial else ""))
-    if out.interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(exit_status(out, rows, failed))
+
+
+def write_outputs(outputs) -> tuple[list[str], list[str]]:
+    """Write each (path, writer) whose path is set; a failure is reported and the others still
+    written. Returns the paths written and those that failed."""
+    written, failed = [], []
+    for path, writer in outputs:
+        if path is None:
+            continue
+        try:
+            writer(path)
+            written.append(str(path))
+        except OSError as e:
+            print(f"chopsticks: error: could not write {path}: {e.strerror or e}", file=sys.stderr)
+            failed.append(str(path))
+    return written, failed
+
+
+def exit_status(out, rows: list[dict], failed_outputs: list[str]) -> int:
+    """The run's exit status (README, "Signals and exit status")."""
+    if out.stop_signal:
+        return exit_status_of_signal(out.stop_signal)
     if out.partial:
-        raise typer.Exit(EXIT_PARTIAL)
-    if rows[-1]["errors"]:
-        raise typer.Exit(EXIT_OP_ERRORS)
+        return EXIT_PARTIAL
+    if failed_outputs:
+        return EXIT_ERROR
+    total = rows[-1]
+    if total["ops"] == 0 and total["errors"] == 0:
+        print("chopsticks: the run completed no operation", file=sys.stderr)
+        return EXIT_OP_ERRORS
+    if total["errors"] or total["stalled"]:
+        return EXIT_OP_ERRORS
+    return EXIT_OK
 
 
 def default_ceph_conf() -> tuple[str, str]:

@@ -3,21 +3,8 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
 
-import numpy as np
-
-
-@dataclass
-class Tick:
-    """What the parent saw at one second boundary: totals over workers for second `second`."""
-    second: int
-    ops: np.ndarray                 # [n_ops]
-    bytes: np.ndarray
-    errors: np.ndarray
-    p50_ns: np.ndarray              # [n_ops], from the histogram delta since the previous tick
-    p99_ns: np.ndarray
-    ramp: bool
+from chopsticks.engine.live import Tick
 
 
 def _us(ns: float) -> str:

@@ -5,9 +5,10 @@ only reads:
   control  int64[CONTROL_FIELDS]                       parent → workers (stop flag, start time)
   header   int64[n_workers][HEADER_FIELDS]             state, pid, cpu, CPU time, counters
   message  uint8[n_workers][MESSAGE_BYTES]             why a worker failed (UTF-8)
-  hist     uint64[n_workers][2][n_ops][NBUCKETS]       latency histogram; phase 0 = ramp, 1 = measured
-  ts       int64[n_workers][max_secs][n_ops][TS_FIELDS] per-second ops, bytes, errors, lat sum/max (ns)
-  errors   int64[n_workers][2][n_ops][ERR_CODES]       error counts by backend-defined code, per phase
+  hist     uint64[n_workers][N_PHASES][n_ops][NBUCKETS] latency histogram per Phase (ramp, measured, drain)
+  ts       int64[n_workers][max_secs][n_ops][TS_FIELDS] per-second ops, bytes, errors, lat sum/max (ns),
+                                                       stalled and in-flight gauges (TsField)
+  errors   int64[n_workers][N_PHASES][n_ops][ERR_CODES] error counts by backend-defined code, per Phase
 The hist/ts/errors shapes are those that _fast/histogram.pxd's Recorder writes.
 """
 from __future__ import annotations
@@ -46,16 +47,12 @@ class Header(enum.IntEnum):
     FIELDS = 8
 
 
-class TsField(enum.IntEnum):
-    """Fields of a time-series row, as histogram.pxd's TS_* constants number them."""
-    OPS = 0
-    BYTES = 1
-    ERRORS = 2
-    LAT_SUM_NS = 3
-    LAT_MAX_NS = 4
 
-
-assert len(TsField) == TS_FIELDS
+# Fields of a time-series row and phases of a completion, numbered by histogram.pxd alone.
+TsField = enum.IntEnum("TsField", {k.upper(): v for k, v in CONSTANTS["ts_field_index"].items()})
+Phase = enum.IntEnum("Phase", {k.upper(): v for k, v in CONSTANTS["phases"].items()})
+N_PHASES = CONSTANTS["n_phases"]
+assert len(TsField) == TS_FIELDS and len(Phase) == N_PHASES
 
 
 class WorkerState(enum.IntEnum):
@@ -64,6 +61,7 @@ class WorkerState(enum.IntEnum):
     RUNNING = 2
     DONE = 3
     FAILED = 4
+    KILLED = 5        # set by the parent: the worker died by a signal or had to be killed
 
 
 @dataclass(frozen=True)
@@ -78,9 +76,9 @@ class ShmLayout:
             ("control", np.dtype(np.int64), (int(Control.FIELDS),)),
             ("header", np.dtype(np.int64), (w, int(Header.FIELDS))),
             ("message", np.dtype(np.uint8), (w, MESSAGE_BYTES)),
-            ("hist", np.dtype(np.uint64), (w, 2, o, NBUCKETS)),
+            ("hist", np.dtype(np.uint64), (w, N_PHASES, o, NBUCKETS)),
             ("ts", np.dtype(np.int64), (w, self.max_secs, o, TS_FIELDS)),
-            ("errors", np.dtype(np.int64), (w, 2, o, ERR_CODES)),
+            ("errors", np.dtype(np.int64), (w, N_PHASES, o, ERR_CODES)),
         ]
 
     def _offsets(self) -> tuple[dict[str, int], int]:
@@ -100,14 +98,20 @@ class RunMemory:
     """Numpy views over one run's shared-memory segment."""
 
     def __init__(self, layout: ShmLayout, shm: shared_memory.SharedMemory, owner: bool):
-        self.layout, self.shm, self.owner = layout, shm, owner
+        self.layout, self.shm, self.owner, self.unlinked = layout, shm, owner, False
         offsets, _ = layout._offsets()
         for name, dtype, shape in layout._shapes():
             setattr(self, name, np.ndarray(shape, dtype=dtype, buffer=shm.buf, offset=offsets[name]))
 
     @classmethod
     def create(cls, layout: ShmLayout) -> RunMemory:
-        return cls(layout, shared_memory.SharedMemory(create=True, size=layout.nbytes), owner=True)
+        shm = shared_memory.SharedMemory(create=True, size=layout.nbytes)
+        try:
+            return cls(layout, shm, owner=True)
+        except BaseException:
+            shm.close()
+            shm.unlink()
+            raise
 
     @classmethod
     def attach(cls, layout: ShmLayout, name: str) -> RunMemory:
@@ -130,9 +134,15 @@ class RunMemory:
         raw = self.message[i].tobytes()
         return raw.split(b"\0", 1)[0].decode(errors="replace")
 
+    def unlink(self) -> None:
+        """Remove the segment's name (/dev/shm/psm_*) as soon as every worker has attached: the
+        mappings stay valid, and nothing can outlive the run whatever kills its processes."""
+        if self.owner and not self.unlinked:
+            self.unlinked = True
+            self.shm.unlink()
+
     def close(self) -> None:
         for name, _, _ in self.layout._shapes():
             setattr(self, name, None)
         self.shm.close()
-        if self.owner:
-            self.shm.unlink()
+        self.unlink()

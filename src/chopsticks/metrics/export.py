@@ -4,12 +4,14 @@ from __future__ import annotations
 import csv
 import datetime
 import math
+import signal
 from pathlib import Path
 
 import orjson
 
 from chopsticks import __version__
 from chopsticks.engine.pool import RunOutcome
+from chopsticks.engine.shm import Phase
 from chopsticks.metrics import histogram
 from chopsticks.metrics.summary import (MEASURED, SUMMARY_COLUMNS, TIMESERIES_COLUMNS, errors_by_kind,
                                         timeseries)
@@ -19,7 +21,7 @@ TABLE_COLUMNS = (("op", "op", "{}"), ("ops", "ops", "{:,}"), ("iops", "IOPS", "{
                  ("lat_p50_us", "p50 µs", "{:,.1f}"), ("lat_p90_us", "p90 µs", "{:,.1f}"),
                  ("lat_p99_us", "p99 µs", "{:,.1f}"), ("lat_p99_9_us", "p99.9 µs", "{:,.1f}"),
                  ("lat_p99_99_us", "p99.99 µs", "{:,.1f}"), ("lat_max_us", "max µs", "{:,.1f}"),
-                 ("errors", "errors", "{:,}"))
+                 ("errors", "errors", "{:,}"), ("stalled", "stalled", "{:,}"))
 
 
 def _cell(fmt: str, value) -> str:
@@ -43,7 +45,15 @@ def report_text(out: RunOutcome, rows: list[dict], name_of) -> str:
     lines = [table(rows), f"measured {out.measured_s:.2f}s over {len(out.workers)} worker(s) on CPUs {cpus}"
              + (f" after a {out.plan.ramp_s}s ramp" if out.plan.ramp_s else "")]
     for op, kinds in errors_by_kind(out, name_of).items():
-        lines.append(f"errors {op}: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items())))
+        kinds = {k: n for k, n in kinds.items() if k != "stalled"}
+        if kinds:
+            lines.append(f"errors {op}: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items())))
+    stalled = [f"{row['op']} {row['stalled']:,}" for row in rows[:-1] if row["stalled"]]
+    if stalled:
+        lines.append(f"stalled (in flight longer than --op-timeout {out.plan.op_timeout_s:g}s): " + ", ".join(stalled))
+    drained = int(out.hist[:, Phase.DRAIN].sum())
+    if drained:
+        lines.append(f"drain: {drained:,} ops completed after the end of the measured time (left out of the figures)")
     if out.partial:
         lines.append("PARTIAL RESULT: " + "; ".join(out.notes))
     return "\n".join(lines)
@@ -75,12 +85,14 @@ def result_document(out: RunOutcome, rows: list[dict], name_of) -> dict:
         "command": list(plan.command),
         "started_at": datetime.datetime.fromtimestamp(out.started_at, datetime.timezone.utc).isoformat(),
         "partial": out.partial,
+        "stop_signal": signal.Signals(out.stop_signal).name if out.stop_signal else None,
         "notes": out.notes,
         "settings": {"procs": plan.procs, "cpus": list(plan.cpus), "iodepth": plan.iodepth,
                      "duration_s": plan.duration_s, "ramp_s": plan.ramp_s, "io_total": plan.io_total,
                      "seed": plan.seed, "op_timeout_s": plan.op_timeout_s, "target": plan.target.settings()},
         "cluster": out.info,
         "measured_s": out.measured_s,
+        "drain_ops": int(out.hist[:, Phase.DRAIN].sum()),
         "summary": rows,
         "errors_by_kind": errors_by_kind(out, name_of),
         "workers": out.workers,

@@ -7,16 +7,18 @@ import math
 import numpy as np
 
 from chopsticks.engine.pool import RunOutcome
-from chopsticks.engine.shm import ERR_STALLED, TsField
+from chopsticks.engine.shm import ERR_STALLED, Phase, TsField
 from chopsticks.metrics.histogram import PERCENTILES, percentiles_ns
 
 OPS, BYTES, ERRORS, LAT_SUM, LAT_MAX = TsField.OPS, TsField.BYTES, TsField.ERRORS, TsField.LAT_SUM_NS, TsField.LAT_MAX_NS
-MEASURED = 1
+MEASURED = Phase.MEASURED
 PCT_COLUMNS = tuple(f"lat_p{format(p, 'g').replace('.', '_')}_us" for p in PERCENTILES)
 
 # Summary columns (CSV header = these names, JSON keys alike):
 #   op: operation name, or "all"; ops: completed without error; errors: failed ops;
-#   stalled: ops seen older than --op-timeout (they still count when they complete);
+#   stalled: ops seen in flight longer than --op-timeout (not errors: they count again, as ops or
+#            errors, if they complete); ops completing after the deadline or the stop (drain) are
+#            left out of every figure here;
 #   iops and mib_s over the measured seconds; bytes moved by successful ops;
 #   lat_mean_us, lat_p50_us ... lat_p99_99_us, lat_max_us: completion latency of successful ops.
 SUMMARY_COLUMNS = ("op", "ops", "errors", "stalled", "iops", "bytes", "mib_s", "lat_mean_us", *PCT_COLUMNS,
@@ -26,11 +28,11 @@ SUMMARY_COLUMNS = ("op", "ops", "errors", "stalled", "iops", "bytes", "mib_s", "
 def summarize(out: RunOutcome) -> list[dict]:
     """One row per op type that saw traffic, then "all" (the target's own ops, not its derived
     timings such as TTFB)."""
-    ramp, secs = out.plan.ramp_s, max(out.measured_s, 1e-9)
+    ramp, end, secs = out.plan.ramp_s, out.measured_secs, max(out.measured_s, 1e-9)
     hist = out.hist[:, MEASURED].sum(axis=0)            # [n_ops][NBUCKETS]
-    ts = out.ts[:, ramp:].sum(axis=0)                   # [secs][n_ops][F]
+    ts = out.ts[:, ramp:end].sum(axis=0)                # [secs][n_ops][F]
     errs = out.errors[:, MEASURED].sum(axis=0)          # [n_ops][ERR_CODES]
-    lat_max = out.ts[:, ramp:, :, LAT_MAX].max(axis=(0, 1)) if out.ts.shape[1] > ramp else np.zeros(len(out.op_names))
+    lat_max = out.ts[:, ramp:end, :, LAT_MAX].max(axis=(0, 1)) if end > ramp else np.zeros(len(out.op_names))
     rows = []
     for o, name in enumerate(out.op_names):
         if hist[o].sum() or errs[o].sum():
@@ -64,13 +66,22 @@ def errors_by_kind(out: RunOutcome, name_of) -> dict[str, dict[str, int]]:
     return result
 
 
-# Time-series columns (one row per second and op):
-#   second: seconds since the start (ramp included); phase: ramp|measured; op;
-#   iops (= ops completed in that second), bytes, errors, mib_s, as recorded by the workers;
-#   lat_mean_us, lat_max_us exact for that second; lat_p50_us, lat_p99_us from the merged
-#   histogram's change between the parent's samples at the second boundaries (NaN if not sampled).
-TIMESERIES_COLUMNS = ("second", "phase", "op", "iops", "bytes", "errors", "mib_s", "lat_mean_us",
-                      "lat_max_us", "lat_p50_us", "lat_p99_us")
+# Time-series columns (one row per second and op, every second of the run, zeros included):
+#   second: seconds since the start (ramp included); phase: ramp|measured|drain (drain: after the
+#   deadline or the stop, only in-flight ops completing; the second of a Ctrl+C is measured);
+#   op; iops (= ops completed in that second), bytes, errors, mib_s, as recorded by the workers;
+#   stalled: ops in flight longer than --op-timeout, inflight: ops in flight (both the largest
+#   count sampled in that second, every ~100 ms); lat_mean_us, lat_max_us exact for that second;
+#   lat_p50_us, lat_p99_us from the merged histogram's change between the parent's samples at the
+#   second boundaries (NaN if not sampled or no op completed).
+TIMESERIES_COLUMNS = ("second", "phase", "op", "iops", "bytes", "errors", "stalled", "inflight", "mib_s",
+                      "lat_mean_us", "lat_max_us", "lat_p50_us", "lat_p99_us")
+
+
+def phase_of_second(out: RunOutcome, sec: int) -> str:
+    if sec < out.plan.ramp_s:
+        return "ramp"
+    return "measured" if sec < out.measured_secs else "drain"
 
 
 def timeseries(out: RunOutcome) -> list[dict]:
@@ -78,16 +89,18 @@ def timeseries(out: RunOutcome) -> list[dict]:
     lat_max = out.ts[..., LAT_MAX].max(axis=0)
     rows = []
     for sec in range(ts.shape[0]):
+        phase = phase_of_second(out, sec)
         for o, op in enumerate(out.op_names):
             f = ts[sec, o]
-            if not (f[OPS] or f[ERRORS]):
+            if op in out.plan.target.derived_ops and not (f[OPS] or f[ERRORS]):
                 continue
             rows.append({
-                "second": sec, "phase": "ramp" if sec < out.plan.ramp_s else "measured", "op": op,
+                "second": sec, "phase": phase, "op": op,
                 "iops": int(f[OPS]), "bytes": int(f[BYTES]), "errors": int(f[ERRORS]),
+                "stalled": int(f[TsField.STALLED]), "inflight": int(f[TsField.INFLIGHT]),
                 "mib_s": f[BYTES] / 2**20,
                 "lat_mean_us": f[LAT_SUM] / f[OPS] / 1e3 if f[OPS] else math.nan,
-                "lat_max_us": lat_max[sec, o] / 1e3,
+                "lat_max_us": lat_max[sec, o] / 1e3 if f[OPS] else math.nan,
                 "lat_p50_us": out.tick_p50_ns[sec, o] / 1e3, "lat_p99_us": out.tick_p99_ns[sec, o] / 1e3,
             })
     return rows
