@@ -21,6 +21,18 @@ class Plan:
     seed: int = 1
     op_timeout_s: float = 30.0      # an op older than this is counted as stalled
     command: tuple[str, ...] = ()   # the command line, for the result file
+    first_worker: int = 0           # global index of this host's worker 0 (cluster runs: host × procs)
+    all_workers: int | None = None  # workers over all hosts; None = procs (one host)
+
+    @property
+    def workers_total(self) -> int:
+        """Workers over every host: what work (io_total, slices, users) is split over."""
+        return self.all_workers or self.procs
+
+    def worker_index(self, local: int) -> int:
+        """Global index of this host's worker `local`: seeds, images, prefixes and slices use it,
+        so they never collide across hosts."""
+        return self.first_worker + local
 
     @property
     def max_secs(self) -> int:
@@ -33,4 +45,4 @@ class Plan:
         """Operations each worker may submit (io_total split evenly), or effectively no limit."""
         if self.io_total is None:
             return 2**63 - 1
-        return min(2**63 - 1, max(1, math.ceil(self.io_total / self.target.bytes_per_op / self.procs)))
+        return min(2**63 - 1, max(1, math.ceil(self.io_total / self.target.bytes_per_op / self.workers_total)))

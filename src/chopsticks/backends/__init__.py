@@ -29,7 +29,8 @@ class Target(Protocol):
         a one-line message if unusable; return facts for the result (fsid, image size, ...)."""
 
     def open_worker(self, plan: Plan, index: int) -> WorkerSession:
-        """In worker `index`: connect/open and allocate buffers."""
+        """In worker `index` (global over hosts: plan.worker_index(local)): connect/open and
+        allocate buffers. Work is split over plan.workers_total."""
 
     def error_name(self, code: int) -> str:
         """Name of an error code the loop recorded (e.g. 'EIO', 'stalled')."""

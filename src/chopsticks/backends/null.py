@@ -20,7 +20,7 @@ class NullTarget(BlockTarget):
         return {}
 
     def open_worker(self, plan, index: int) -> NullSession:
-        return NullSession(self.io.spec(NULL_DEVICE_BYTES, index, plan.procs, shared_device=True))
+        return NullSession(self.io.spec(NULL_DEVICE_BYTES, index, plan.workers_total, shared_device=True))
 
     def settings(self) -> dict:
         return {"backend": self.name, **self.io.__dict__}

@@ -53,7 +53,7 @@ class RbdTarget(BlockTarget):
 
     def prepare(self, plan) -> dict:
         """Open every image once (creating it if asked), check that the I/O fits, note the fsid."""
-        images = sorted({self.image_for(i) for i in range(plan.procs)})
+        images = sorted({self.image_for(plan.worker_index(i)) for i in range(plan.procs)})
         sizes = {}
         fsid = None
         for image in images:
@@ -68,7 +68,7 @@ class RbdTarget(BlockTarget):
     def open_worker(self, plan, index: int) -> RbdSession:
         image = self.image_for(index)
         conn = self._connect(image, flush_on_open=self.rbd_cache)
-        io_spec = self.io.spec(conn.image_size, index, plan.procs, shared_device=not self.image_per_proc)
+        io_spec = self.io.spec(conn.image_size, index, plan.workers_total, shared_device=not self.image_per_proc)
         return RbdSession(conn, io_spec)
 
     def settings(self) -> dict:

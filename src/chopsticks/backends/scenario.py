@@ -94,7 +94,7 @@ class ScenarioSession:
         self.weights = [fn.task_weight for fn in self.tasks]
         self.on_start_slot = self.op_names.index(ON_START)     # the tasks' slots follow it
         self.codes = {name: min(EXCEPTION_CODE_BASE + i, ERR_OTHER) for i, name in enumerate(exception_names(self.cls))}
-        self.user_ids = range(index, target.users, plan.procs)
+        self.user_ids = range(index, target.users, plan.workers_total)
         self.payloads = PayloadPool(seed=plan.seed * 7919 + index)
         self.halt = threading.Event()
         self.fatal: ChopsticksError | None = None

@@ -97,7 +97,7 @@ def _worker_main(plan: Plan, index: int, layout: ShmLayout, shm_name: str, paren
             hdr[Header.CPU] = plan.cpus[index]
         except OSError:
             hdr[Header.CPU] = -1
-        session = plan.target.open_worker(plan, index)
+        session = plan.target.open_worker(plan, plan.worker_index(index))
         hdr[Header.STATE] = WorkerState.READY
         while mem.control[Control.START_NS] == 0 and mem.control[Control.STOP] == 0:
             time.sleep(0.001)
@@ -112,7 +112,7 @@ def _worker_main(plan: Plan, index: int, layout: ShmLayout, shm_name: str, paren
             "n_ops": layout.n_ops, "max_secs": layout.max_secs, "start_ns": start_ns, "ramp_end_ns": ramp_end_ns,
             "deadline_ns": NO_DEADLINE if plan.duration_s is None else ramp_end_ns + int(plan.duration_s * 1e9),
             "ops_limit": plan.ops_limit(), "op_timeout_ns": int(plan.op_timeout_s * 1e9),
-            "iodepth": plan.iodepth, "seed": (plan.seed * 1_000_003 + index) & (2**64 - 1),
+            "iodepth": plan.iodepth, "seed": (plan.seed * 1_000_003 + plan.worker_index(index)) & (2**64 - 1),
         }
         hist, ts, errors = mem.worker_rows(index)
         before = resource.getrusage(resource.RUSAGE_SELF)
