@@ -37,6 +37,7 @@ class RunOutcome:
     errors: np.ndarray              # int64[n_workers][N_PHASES][n_ops][ERR_CODES]
     tick_p50_ns: np.ndarray         # float[secs][n_ops], NaN where not sampled
     tick_p99_ns: np.ndarray
+    tick_p99_9_ns: np.ndarray
     workers: list[dict]
     start_ns: int
     ramp_end_ns: int
@@ -256,6 +257,7 @@ class _Watch:
         self.start_ns, self.deadline_ns = start_ns, deadline_ns
         self.p50: list[np.ndarray] = []
         self.p99: list[np.ndarray] = []
+        self.p99_9: list[np.ndarray] = []
         self.notes: list[str] = []
         self.killed: set[int] = set()
         self.cpu_ticks = [_cpu_ticks(p.pid) for p in procs]
@@ -285,11 +287,12 @@ class _Watch:
                 cum = mem.hist.sum(axis=(0, 1))
                 delta = cum - prev
                 prev = cum
-                p50, p99 = np.empty(n_ops), np.empty(n_ops)
+                p50, p99, p99_9 = np.empty(n_ops), np.empty(n_ops), np.empty(n_ops)
                 for op in range(n_ops):
-                    p50[op], p99[op] = percentiles_ns(delta[op], (50.0, 99.0))
+                    p50[op], p99[op], p99_9[op] = percentiles_ns(delta[op], (50.0, 99.0, 99.9))
                 self.p50.append(p50)
                 self.p99.append(p99)
+                self.p99_9.append(p99_9)
                 ticks = [_cpu_ticks(p.pid) for p in procs]
                 cpu_pct = np.array([max(0, t - b) for t, b in zip(ticks, self.cpu_ticks)]) * 100.0 / CLOCK_TICKS
                 self.cpu_ticks = [t or b for t, b in zip(ticks, self.cpu_ticks)]
@@ -346,12 +349,13 @@ def _collect(plan, info, op_names, mem, procs, stopper, watch: _Watch, ramp_end_
     n_ops = len(op_names)
     p50 = np.array(watch.p50[:secs]).reshape(-1, n_ops)
     p99 = np.array(watch.p99[:secs]).reshape(-1, n_ops)
+    p99_9 = np.array(watch.p99_9[:secs]).reshape(-1, n_ops)
     if len(p50) < secs:     # seconds the parent did not sample (the run ended between ticks)
         pad = np.full((secs - len(p50), n_ops), np.nan)
-        p50, p99 = np.vstack([p50, pad]), np.vstack([p99, pad])
+        p50, p99, p99_9 = np.vstack([p50, pad]), np.vstack([p99, pad]), np.vstack([p99_9, pad])
     return RunOutcome(
         plan=plan, info=info, op_names=op_names, hist=mem.hist.copy(), ts=mem.ts[:, :secs].copy(),
-        errors=mem.errors.copy(), tick_p50_ns=p50, tick_p99_ns=p99, workers=workers,
+        errors=mem.errors.copy(), tick_p50_ns=p50, tick_p99_ns=p99, tick_p99_9_ns=p99_9, workers=workers,
         start_ns=start_ns, ramp_end_ns=ramp_end_ns, end_ns=end_ns, started_at=started_at,
         partial=partial, stop_signal=(stopper.signum or signal.SIGINT) if stopper.requested_ns else None,
         notes=notes)

@@ -72,10 +72,10 @@ def errors_by_kind(out: RunOutcome, name_of) -> dict[str, dict[str, int]]:
 #   op; iops (= ops completed in that second), bytes, errors, mib_s, as recorded by the workers;
 #   stalled: ops in flight longer than --op-timeout, inflight: ops in flight (both the largest
 #   count sampled in that second, every ~100 ms); lat_mean_us, lat_max_us exact for that second;
-#   lat_p50_us, lat_p99_us from the merged histogram's change between the parent's samples at the
-#   second boundaries (NaN if not sampled or no op completed).
+#   lat_p50_us, lat_p99_us, lat_p99_9_us from the merged histogram's change between the parent's
+#   samples at the second boundaries (NaN if not sampled or no op completed).
 TIMESERIES_COLUMNS = ("second", "phase", "op", "iops", "bytes", "errors", "stalled", "inflight", "mib_s",
-                      "lat_mean_us", "lat_max_us", "lat_p50_us", "lat_p99_us")
+                      "lat_mean_us", "lat_max_us", "lat_p50_us", "lat_p99_us", "lat_p99_9_us")
 
 
 def phase_of_second(out: RunOutcome, sec: int) -> str:
@@ -102,5 +102,6 @@ def timeseries(out: RunOutcome) -> list[dict]:
                 "lat_mean_us": f[LAT_SUM] / f[OPS] / 1e3 if f[OPS] else math.nan,
                 "lat_max_us": lat_max[sec, o] / 1e3 if f[OPS] else math.nan,
                 "lat_p50_us": out.tick_p50_ns[sec, o] / 1e3, "lat_p99_us": out.tick_p99_ns[sec, o] / 1e3,
+                "lat_p99_9_us": out.tick_p99_9_ns[sec, o] / 1e3,
             })
     return rows
