@@ -26,7 +26,7 @@ def check_mixed_run(tmp_path, *args):
     rows = {row["op"]: row for row in doc["summary"]}
     assert {"put", "get", "all"} <= set(rows)
     assert sum(rows[op]["ops"] for op in rows if op != "all") == rows["all"]["ops"]
-    assert rows["all"]["ops"] + rows["all"]["errors"] == sum(w["completed"] for w in doc["workers"])
+    assert rows["all"]["ops"] + rows["all"]["errors"] + doc["drain_ops"] == sum(w["completed"] for w in doc["workers"])
     assert rows["put"]["bytes"] == rows["put"]["ops"] * 4096
     assert doc["settings"]["target"]["config"]["secret_key"] == "***"
     csv_ops = {row["op"]: int(row["ops"]) for row in csv.DictReader(open(tmp_path / "r.csv"))}

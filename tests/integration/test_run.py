@@ -64,7 +64,7 @@ def check_run(tmp_path, scenario: Path, *args, must: set, may: set, users=4) -> 
     assert must <= ops <= may, ops
     assert sum(rows[op]["ops"] for op in ops) == rows["all"]["ops"] > 0
     assert rows["all"]["errors"] == 0
-    assert rows["all"]["ops"] == sum(w["completed"] for w in doc["workers"])
+    assert rows["all"]["ops"] + doc["drain_ops"] == sum(w["completed"] for w in doc["workers"])
     assert 1.9 < doc["measured_s"] < 2.6
     assert doc["settings"]["target"]["users"] == users and doc["settings"]["procs"] == 2
     return rows

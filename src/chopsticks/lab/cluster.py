@@ -3,6 +3,8 @@
 Every daemon is started with `-c <dir>/ceph.conf`, daemonizes itself and writes `<dir>/run/<name>.pid`;
 those pid files (checked against each process's argv) are what `down` stops, and nothing else.
 """
+import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -69,18 +71,50 @@ def up(
 ) -> tuple[LabInfo, bool]:
     """Start a lab and wait for HEALTH_OK; return it and True, or the one already running and False."""
     lab_dir = resolve_dir(dir)
-    running = find_running(lab_dir)
-    if running:
-        log(f"a lab is already running in {lab_dir}")
-        return running, False
-    _ensure_ceph_installed(install, log)
-    _remove_stale(lab_dir, log)
-    build = _LabBuild(lab_dir, log)
+    _check_usable_dir(lab_dir)
+    with _exclusive(lab_dir):
+        running = find_running(lab_dir)
+        if running:
+            log(f"a lab is already running in {lab_dir}")
+            return running, False
+        _ensure_ceph_installed(install, log)
+        _remove_stale(lab_dir, log)
+        build = _LabBuild(lab_dir, log)
+        try:
+            return build.run(), True
+        except BaseException:
+            _stop_daemons(lab_dir)
+            raise
+
+
+def _check_usable_dir(lab_dir: Path) -> None:
+    """One-line error unless lab_dir is (or can be made) a directory of our own."""
+    if lab_dir.exists() and not lab_dir.is_dir():
+        raise ChopsticksError(f"--dir {lab_dir}: exists and is not a directory")
     try:
-        return build.run(), True
-    except BaseException:
-        _stop_daemons(lab_dir)
-        raise
+        lab_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ChopsticksError(f"--dir {lab_dir}: cannot create {lab_dir.parent}: {e.strerror or e}") from None
+    if not os.access(lab_dir.parent, os.W_OK | os.X_OK):
+        raise ChopsticksError(f"--dir {lab_dir}: {lab_dir.parent} is not writable")
+
+
+@contextlib.contextmanager
+def _exclusive(lab_dir: Path):
+    """Hold a lock beside the run directory (which `up` may wipe) while a lab is built there."""
+    lock_path = lab_dir.parent / f".{lab_dir.name}.lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise ChopsticksError(f"--dir {lab_dir}: cannot create {lock_path}: {e.strerror or e}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ChopsticksError(f"another `lab up` is running in {lab_dir}") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def down(dir: Path | str | None = None) -> bool:
