@@ -75,17 +75,18 @@ def run_native(config: dict, op: str, args, size: int, quickack: bool) -> dict:
     """S3Load.run in this process for --duration seconds: the loop `bench s3 --driver native` runs."""
     driver = NativeDriver({**config, "driver_config": {"tcp_quickack": quickack}})
     prefix = f"{PREFIX}/native-{time.monotonic_ns()}/"
-    load = s3_loop.S3Load(base=driver.path(prefix), bucket_path=driver.path(None),
-                          list_query=canonical_query({"list-type": "2", "prefix": prefix}), size_min=size,
-                          size_max=size, seed=1, **driver.client_options(connections=args.concurrency))
-    if load.connect():
+    client = s3_loop.S3Client(**driver.client_options(connections=args.concurrency))
+    if client.connect():
         raise ToolFailed("native: cannot connect")
+    load = s3_loop.S3Load(client, base=driver.path(prefix), bucket_path=driver.path(None),
+                          list_query=canonical_query({"list-type": "2", "prefix": prefix}), size_min=size,
+                          size_max=size, seed=1)
     if op == "get":
         load.prefill(GET_OBJECTS // args.concurrency + 1)
-    n_ops, nbuckets = len(s3_loop.OP_NAMES), CONSTANTS["nbuckets"]
-    hist = np.zeros(2 * n_ops * nbuckets, np.uint64)
+    n_ops, nbuckets, phases = len(s3_loop.OP_NAMES), CONSTANTS["nbuckets"], CONSTANTS["n_phases"]
+    hist = np.zeros(phases * n_ops * nbuckets, np.uint64)
     ts = np.zeros((int(args.duration) + 40) * n_ops * CONSTANTS["ts_fields"], np.int64)
-    errors = np.zeros(2 * n_ops * CONSTANTS["err_codes"], np.int64)
+    errors = np.zeros(phases * n_ops * CONSTANTS["err_codes"], np.int64)
     start = time.monotonic_ns()
     spec = {"n_ops": n_ops, "start_ns": start, "ramp_end_ns": start, "ops_limit": 2**63 - 1,
             "deadline_ns": start + int(args.duration * 1e9), "op_timeout_ns": 30 * 10**9,
@@ -94,9 +95,9 @@ def run_native(config: dict, op: str, args, size: int, quickack: bool) -> dict:
     out = load.run(hist, ts, errors, np.zeros(1, np.int64), spec)
     wall, cpu = time.monotonic() - t0, cpu_seconds(resource.RUSAGE_SELF) - cpu0
     load.cleanup()
-    load.close()
+    client.close()
     index = s3_loop.OP_NAMES.index(op)
-    op_hist = hist.reshape(2, n_ops, nbuckets)[:, index].sum(axis=0)
+    op_hist = hist.reshape(phases, n_ops, nbuckets)[:, index].sum(axis=0)
     p50, p99 = percentiles_ns(op_hist, (50.0, 99.0))
     return record("native quickack" if quickack else "native", out["completed"], out["completed"] / wall,
                   p50 / 1e3, p99 / 1e3, wall, cpu, errors=int(errors.sum()))

@@ -37,7 +37,12 @@ def test_mixed_counts_add_up(lab, tmp_path):
                     "--objects", 3, "--duration", "3s")
     assert set(PRIMARY_OPS) <= set(rows) and "get.ttfb" in rows
     done = sum(rows[op]["ops"] + rows[op]["errors"] for op in PRIMARY_OPS)
-    assert done + doc["drain_ops"] == sum(w["completed"] for w in doc["workers"]) > 100
+    # ops completing after the deadline are the drain, left out of the rows (drain_ops also
+    # counts the get.ttfb and reconnect timings of drained GETs)
+    assert done <= sum(w["completed"] for w in doc["workers"]) <= done + doc["drain_ops"]
+    assert done > 100
+    busy = [r for r in doc["timeseries"] if r["phase"] == "measured" and r["op"] in PRIMARY_OPS]
+    assert 0 < max(r["inflight"] for r in busy) <= 8        # sampled: 2 workers × 4 connections
     assert rows["all"]["ops"] == sum(rows[op]["ops"] for op in PRIMARY_OPS)
     assert rows["all"]["errors"] == 0 and doc["errors_by_kind"] == {}
     assert rows["put"]["bytes"] == rows["put"]["ops"] * 4096
@@ -136,7 +141,9 @@ def test_dropped_connections_are_named_and_reconnected(tmp_path, hanging_up_serv
     assert r.returncode == 4, r.stdout + r.stderr       # ran to the end, some operations failed
     doc = load_json(tmp_path / "r.json")
     rows = {row["op"]: row for row in doc["summary"]}
-    assert rows["put"]["ops"] + rows["put"]["errors"] == doc["workers"][0]["completed"] == 512
+    # the budget's last op on each connection may complete in the drain, out of the rows
+    assert doc["workers"][0]["completed"] == 512
+    assert 512 - 4 <= rows["put"]["ops"] + rows["put"]["errors"] <= 512
     assert rows["put"]["errors"] > 50 and rows["put"]["ops"] > 2 * rows["put"]["errors"]
     assert set(doc["errors_by_kind"]["put"]) <= {"connection:EOF", "connection:ECONNRESET", "connection:EPIPE"}
     # every failed request closed its connection; the next request on it reconnected

@@ -41,14 +41,14 @@ class NativeS3Session:
         driver = NativeDriver(target.config.as_driver_dict())   # validates driver_config
         driver.close()
         prefix = f"{target.prefix}/{int(time.time())}-w{index}/"
-        self.load = s3_loop().S3Load(
-            base=driver.path(prefix), bucket_path=driver.path(None),
-            list_query=canonical_query({"list-type": "2", "max-keys": "1000", "prefix": prefix}),
-            size_min=target.size_min, size_max=target.size_max, seed=plan.seed * 7919 + index,
-            **driver.client_options(connections=plan.iodepth))
-        code = self.load.connect()
+        self.client = s3_loop().S3Client(**driver.client_options(connections=plan.iodepth))
+        code = self.client.connect()
         if code:
             raise ChopsticksError(f"cannot connect to {target.config.endpoint}: {failure_name(code)}")
+        self.load = s3_loop().S3Load(
+            self.client, base=driver.path(prefix), bucket_path=driver.path(None),
+            list_query=canonical_query({"list-type": "2", "max-keys": "1000", "prefix": prefix}),
+            size_min=target.size_min, size_max=target.size_max, seed=plan.seed * 7919 + index)
         if target.needs_prefill():
             self.load.prefill(target.objects)
         self.mix = [(self.target.op_names.index(op), weight) for op, weight in target.mix]
@@ -59,4 +59,4 @@ class NativeS3Session:
     def close(self) -> None:
         if self.target.cleanup:
             self.load.cleanup()
-        self.load.close()
+        self.client.close()

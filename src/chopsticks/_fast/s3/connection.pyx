@@ -1,0 +1,257 @@
+# The per-connection state machine, on non-blocking sockets:
+#
+#     idle ─start─► connecting ─► sending ─► receiving ─► idle (a reply, or a failure code)
+#
+# A request that fails (socket error, timeout, malformed reply) closes its connection; the next
+# request on it reconnects, and that reconnect is timed. Nothing is retried here.
+
+CODES = {"s3": CODE_S3, "http": CODE_HTTP, "errno": CODE_ERRNO, "errno_max": CODE_ERRNO_MAX}
+
+
+cdef int endpoint_open(Endpoint *ep, int n) except -1:
+    """The epoll set and n closed connections with their buffers."""
+    cdef Conn *c
+    cdef int i
+    ep.epfd = epoll_create1(EPOLL_CLOEXEC)
+    if ep.epfd < 0:
+        raise OSError(errno, "epoll_create1")
+    ep.conns = <Conn *>calloc(n, sizeof(Conn))
+    ep.events = <epoll_event *>calloc(n, sizeof(epoll_event))
+    ep.scratch = <char *>malloc(REQ_BYTES)
+    if ep.conns == NULL or ep.events == NULL or ep.scratch == NULL:
+        raise MemoryError()
+    ep.n = n
+    for i in range(n):
+        c = &ep.conns[i]
+        c.index, c.fd = i, -1
+        c.req = <char *>malloc(REQ_BYTES)
+        c.rbuf = <char *>malloc(RECV_BYTES)
+        if c.req == NULL or c.rbuf == NULL or parser_alloc(&c.reply) < 0:
+            raise MemoryError()
+    return 0
+
+
+cdef void endpoint_close(Endpoint *ep) noexcept nogil:
+    """Close every connection and free what endpoint_open allocated."""
+    cdef int i
+    if ep.conns != NULL:
+        for i in range(ep.n):
+            close_conn(&ep.conns[i])
+            free(ep.conns[i].req)
+            free(ep.conns[i].rbuf)
+            parser_free(&ep.conns[i].reply)
+        free(ep.conns)
+        ep.conns = NULL
+    free(ep.events)
+    free(ep.scratch)
+    ep.events = NULL
+    ep.scratch = NULL
+    if ep.epfd >= 0:
+        close(ep.epfd)
+        ep.epfd = -1
+
+
+cdef void close_conn(Conn *c) noexcept nogil:
+    if c.fd >= 0:
+        close(c.fd)                  # also leaves the epoll set
+        c.fd = -1
+    c.events = 0
+
+
+cdef int set_events(Endpoint *ep, Conn *c, unsigned int mask) noexcept nogil:
+    cdef epoll_event ev
+    cdef int r
+    if c.events == mask:
+        return 0
+    ev.events = mask
+    ev.data.u64 = <unsigned long>c.index
+    r = epoll_ctl(ep.epfd, EPOLL_CTL_MOD if c.events else EPOLL_CTL_ADD, c.fd, &ev)
+    if r == 0:
+        c.events = mask
+    return r
+
+
+cdef int open_socket(Endpoint *ep, Conn *c) noexcept nogil:
+    """0: connected; 1: connecting; < 0: -errno."""
+    cdef int one = 1, err
+    cdef int fd = socket(ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+    if fd < 0:
+        return -errno
+    if ep.tcp_nodelay:
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))
+    if ep.tcp_quickack:
+        setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one))
+    c.fd = fd
+    c.events = 0
+    ep.connects += 1
+    if connect(fd, <sockaddr *>&ep.addr, ep.addr_len) == 0:
+        return 0
+    if errno == EINPROGRESS:
+        return 1
+    err = errno
+    close_conn(c)
+    return -err
+
+
+cdef int connect_error(Conn *c) noexcept nogil:
+    cdef int err = 0
+    cdef socklen_t n = sizeof(err)
+    if getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &n) < 0:
+        return errno
+    return err
+
+
+cdef Step finish(Endpoint *ep, Conn *c) noexcept nogil:
+    """A whole reply arrived."""
+    c.done_ns = now_ns()
+    c.code = ep.other_code if c.reply.oom else 0
+    if not c.reply.keep_alive or c.sent < c.req_len + c.body_len:
+        close_conn(c)
+    c.state = CONN_IDLE
+    return DONE
+
+
+cdef Step fail(Conn *c, int code) noexcept nogil:
+    c.done_ns = now_ns()
+    c.code = code
+    close_conn(c)
+    c.state = CONN_IDLE
+    return DONE
+
+
+cdef Step on_readable(Endpoint *ep, Conn *c) noexcept nogil:
+    cdef ssize_t r
+    cdef int one = 1, done
+    while True:
+        r = recv(c.fd, c.rbuf, RECV_BYTES, 0)
+        if r < 0:
+            if errno == EINTR:
+                continue
+            if errno == EAGAIN:
+                return PENDING
+            return fail(c, CODE_ERRNO + errno)
+        if r == 0:
+            if ends_at_close(&c.reply):
+                c.reply.keep_alive = 0
+                return finish(ep, c)
+            return fail(c, CODE_ERRNO)
+        if c.first_byte_ns == 0:
+            c.first_byte_ns = now_ns()
+        done = reply_feed(&c.reply, c.rbuf, <size_t>r)
+        if done < 0:
+            return fail(c, ep.other_code)
+        if done:
+            return finish(ep, c)
+        if ep.tcp_quickack:
+            # ACK what arrived now, so that a server holding the rest of the reply back until
+            # then (Nagle) sends it at once; Linux leaves quick-ack mode on its own, so this is
+            # redone after every read that leaves the reply incomplete.
+            setsockopt(c.fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one))
+        if r < RECV_BYTES:
+            return PENDING
+
+
+cdef Step send_some(Endpoint *ep, Conn *c) noexcept nogil:
+    """Send what is left of the request; then wait for the reply."""
+    cdef iovec iov[2]
+    cdef msghdr msg
+    cdef ssize_t r
+    cdef size_t total = c.req_len + c.body_len
+    while c.sent < total:
+        memset(&msg, 0, sizeof(msg))
+        msg.msg_iov = iov
+        if c.sent < c.req_len:
+            iov[0].iov_base = c.req + c.sent
+            iov[0].iov_len = c.req_len - c.sent
+            iov[1].iov_base = <void *>c.body
+            iov[1].iov_len = c.body_len
+            msg.msg_iovlen = 2 if c.body_len else 1
+        else:
+            iov[0].iov_base = <void *>(c.body + (c.sent - c.req_len))
+            iov[0].iov_len = total - c.sent
+            msg.msg_iovlen = 1
+        r = sendmsg(c.fd, &msg, MSG_NOSIGNAL)
+        if r < 0:
+            if errno == EINTR:
+                continue
+            if errno == EAGAIN:
+                return PENDING if set_events(ep, c, EPOLLIN | EPOLLOUT) == 0 else fail(c, CODE_ERRNO + errno)
+            return fail(c, CODE_ERRNO + errno)
+        c.sent += r
+    c.state = CONN_RECEIVING
+    return PENDING if set_events(ep, c, EPOLLIN) == 0 else fail(c, CODE_ERRNO + errno)
+
+
+cdef Step on_writable(Endpoint *ep, Conn *c) noexcept nogil:
+    cdef int err
+    if c.state == CONN_CONNECTING:
+        err = connect_error(c)
+        if err:
+            return fail(c, CODE_ERRNO + err)
+        c.reconnect_ns = now_ns() - c.submit_ns
+        c.state = CONN_SENDING
+    return send_some(ep, c)
+
+
+cdef Step on_event(Endpoint *ep, Conn *c, unsigned int events) noexcept nogil:
+    if c.state == CONN_RECEIVING:
+        return on_readable(ep, c)
+    if c.state == CONN_SENDING and events & EPOLLIN:
+        c.state = CONN_RECEIVING     # the server answered before taking the whole body
+        return on_readable(ep, c)
+    return on_writable(ep, c)
+
+
+cdef void conn_reset(Conn *c) noexcept nogil:
+    """Forget the last request's progress, reply and timings."""
+    c.sent = 0
+    parser_reset(&c.reply)
+    c.code = 0
+    c.first_byte_ns = 0
+    c.reconnect_ns = 0
+
+
+cdef Step start(Endpoint *ep, Conn *c, uint64_t now) noexcept nogil:
+    """Send the request built in c.req (connecting first if needed)."""
+    cdef int r
+    c.submit_ns = now
+    conn_reset(c)
+    if c.fd < 0:
+        r = open_socket(ep, c)
+        if r < 0:
+            return fail(c, CODE_ERRNO - r)
+        if r > 0:
+            c.state = CONN_CONNECTING
+            return PENDING if set_events(ep, c, EPOLLOUT) == 0 else fail(c, CODE_ERRNO + errno)
+        c.reconnect_ns = now_ns() - now
+    c.state = CONN_SENDING
+    return send_some(ep, c)
+
+
+cdef int prepare(Endpoint *ep, Conn *c, Req *r) noexcept nogil:
+    """Sign r and lay its head out in c.req, its body to follow; -1 if the head is too long."""
+    cdef Buf canon = buf_of(ep.scratch, REQ_BYTES)
+    cdef Buf head = buf_of(c.req, REQ_BYTES)
+    tick(&ep.signer)
+    if format_request(&ep.signer, ep.host, ep.payload_sha256, r, &canon, &head) < 0:
+        return -1
+    c.req_len = head.len
+    c.body = r.body
+    c.body_len = r.body_len
+    return 0
+
+
+cdef int error_code(Endpoint *ep, Conn *c) noexcept nogil:
+    """The failure code of an error reply: its S3 <Code> if known, else its HTTP status."""
+    cdef const char *body = c.reply.kbuf + c.reply.hlen
+    cdef size_t n = c.reply.klen - c.reply.hlen
+    cdef ssize_t open_tag = find_bytes(body, n, b"<Code>", 6), close_tag
+    cdef int i
+    if open_tag >= 0:
+        body += open_tag + 6
+        n -= open_tag + 6
+        close_tag = find_bytes(body, n, b"<", 1)
+        for i in range(ep.n_s3_codes):
+            if close_tag == <ssize_t>strlen(ep.s3_codes[i]) and memcmp(body, ep.s3_codes[i], close_tag) == 0:
+                return CODE_S3 + i
+    return CODE_HTTP + (c.reply.status if 0 <= c.reply.status < 600 else 0)

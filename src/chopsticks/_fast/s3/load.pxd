@@ -1,0 +1,68 @@
+# The load of one worker: a mix of operations kept in flight on every connection of a client.
+from libc.stdint cimport uint64_t, int64_t
+from chopsticks._fast.histogram cimport Recorder
+
+cdef enum:
+    PATH_BYTES = 1280            # an object's path: base + serial
+    SERIAL_DIGITS = 12
+    SCAN_NS = 100000000          # how often the load looks for stalled and timed-out requests
+
+    # Operations, in OP_NAMES order; the two last slots time parts of other operations.
+    OP_PUT = 0
+    OP_GET = 1
+    OP_DELETE = 2
+    OP_HEAD = 3
+    OP_LIST = 4
+    OP_GET_TTFB = 5              # a GET's time to the first byte of the reply
+    OP_RECONNECT = 6             # the TCP connect an operation had to make first
+    N_S3_OPS = 5
+
+cdef struct Mix:
+    int n
+    int op[N_S3_OPS]
+    uint64_t upto[N_S3_OPS]      # cumulative weights
+    uint64_t total
+
+cdef struct Slot:                # one connection's share of the load
+    int op
+    uint64_t key
+    bint stalled                 # counted as older than --op-timeout
+    uint64_t *keys               # serials of this connection's objects
+    size_t nkeys
+    size_t cap_keys
+    char *path
+    size_t path_len
+
+cdef struct Load:
+    Endpoint *ep
+    Slot *slots                  # one per connection of ep
+    Recorder *rec                # NULL: prefill and cleanup are not recorded
+    Mix mix
+    bint delete_only             # a connection with no object left retires
+    uint64_t rng
+    uint64_t size_min
+    uint64_t size_span           # sizes are drawn from [size_min, size_min + size_span]
+    const char *payload
+    const char *base             # "/bucket/prefix", URI-encoded: object paths are base + serial
+    size_t base_len
+    const char *bucket_path
+    size_t bucket_path_len
+    const char *list_query
+    size_t list_query_len
+    uint64_t serial
+    uint64_t budget              # operations still allowed to start
+    uint64_t deadline_ns
+    uint64_t op_timeout_ns
+    int64_t *stop
+    bint submitting
+    int inflight
+    uint64_t submitted
+    uint64_t completed
+
+cdef class S3Load:
+    cdef S3Client client
+    cdef Load load
+    cdef char *payload
+    cdef int64_t no_stop
+    cdef bytes _base, _bucket_path, _list_query
+    cdef int _begin(self, list mix, uint64_t budget, uint64_t deadline_ns, int64_t *stop) except -1

@@ -1,0 +1,272 @@
+# The load of one worker, over a client's connections: each keeps one operation in flight, and
+# every completion is recorded into the worker's shared-memory rows.
+
+OP_NAMES = ("put", "get", "delete", "head", "list", "get.ttfb", "reconnect")
+
+cdef const char *METHOD[N_S3_OPS]
+METHOD[OP_PUT] = b"PUT"
+METHOD[OP_GET] = b"GET"
+METHOD[OP_DELETE] = b"DELETE"
+METHOD[OP_HEAD] = b"HEAD"
+METHOD[OP_LIST] = b"GET"
+
+
+cdef int pick_op(Load *L) noexcept nogil:
+    cdef uint64_t x = splitmix64(&L.rng) % L.mix.total
+    cdef int i
+    for i in range(L.mix.n):
+        if x < L.mix.upto[i]:
+            return L.mix.op[i]
+    return L.mix.op[L.mix.n - 1]
+
+
+cdef void object_path(Load *L, Slot *s) noexcept nogil:
+    cdef Buf b = buf_of(s.path, PATH_BYTES)
+    put(&b, L.base, L.base_len)
+    put_uint(&b, s.key, SERIAL_DIGITS)
+    s.path_len = b.len
+
+
+cdef void keep_key(Slot *s, uint64_t key) noexcept nogil:
+    """Remember an object this connection wrote (the array doubles when full: a few
+    reallocations per run, none per operation)."""
+    cdef size_t cap
+    cdef uint64_t *grown
+    if s.nkeys == s.cap_keys:
+        cap = s.cap_keys * 2 if s.cap_keys else 1024
+        grown = <uint64_t *>realloc(s.keys, cap * sizeof(uint64_t))
+        if grown == NULL:
+            return
+        s.keys, s.cap_keys = grown, cap
+    s.keys[s.nkeys] = key
+    s.nkeys += 1
+
+
+cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
+    """Build and start the next operation on idle connection c."""
+    cdef Slot *s = &L.slots[c.index]
+    cdef Req r
+    cdef int op = pick_op(L)
+    cdef size_t i
+    if (op == OP_GET or op == OP_HEAD or op == OP_DELETE) and s.nkeys == 0:
+        if L.delete_only:
+            return RETIRE
+        op = OP_PUT
+    memset(&r, 0, sizeof(r))
+    r.method = METHOD[op]
+    if op == OP_LIST:
+        r.path, r.path_len = L.bucket_path, L.bucket_path_len
+        r.query, r.query_len = L.list_query, L.list_query_len
+    else:
+        if op == OP_PUT:
+            L.serial += 1
+            s.key = L.serial
+            r.body, r.has_body = L.payload, 1
+            r.body_len = L.size_min + (splitmix64(&L.rng) % (L.size_span + 1) if L.size_span else 0)
+        else:
+            i = splitmix64(&L.rng) % s.nkeys
+            s.key = s.keys[i]
+            if op == OP_DELETE:
+                s.nkeys -= 1
+                s.keys[i] = s.keys[s.nkeys]
+        object_path(L, s)
+        r.path, r.path_len = s.path, s.path_len
+    s.op = op
+    s.stalled = 0
+    c.reply.no_body = op == OP_HEAD
+    L.budget -= 1
+    L.submitted += 1
+    L.inflight += 1
+    if prepare(L.ep, c, &r) < 0:
+        conn_reset(c)
+        c.submit_ns = now
+        return fail(c, L.ep.other_code)
+    return start(L.ep, c, now)
+
+
+cdef void record(Load *L, Conn *c) noexcept nogil:
+    """Account for c's finished operation."""
+    cdef Slot *s = &L.slots[c.index]
+    cdef int code = c.code
+    cdef uint64_t nbytes = c.body_len if s.op == OP_PUT else (c.reply.body_bytes if s.op == OP_GET else 0)
+    L.inflight -= 1
+    L.completed += 1
+    if code == 0 and c.reply.status >= 300:
+        code = error_code(L.ep, c)
+    if code == 0 and s.op == OP_PUT:
+        keep_key(s, s.key)
+    if L.rec == NULL:
+        return
+    if code:
+        record_error(L.rec, s.op, code, c.done_ns)
+    else:
+        record_ok(L.rec, s.op, c.done_ns - c.submit_ns, nbytes, c.done_ns)
+        if s.op == OP_GET:
+            record_ok(L.rec, OP_GET_TTFB, c.first_byte_ns - c.submit_ns, 0, c.done_ns)
+    if c.reconnect_ns:
+        record_ok(L.rec, OP_RECONNECT, c.reconnect_ns, 0, c.done_ns)
+
+
+cdef bint may_submit(Load *L, uint64_t now) noexcept nogil:
+    """Whether new operations may start; once not, completions from then on are the drain."""
+    if L.submitting and (L.stop[0] != 0 or now >= L.deadline_ns or L.budget == 0):
+        L.submitting = 0
+        if L.rec != NULL:
+            L.rec.draining = 1
+    return L.submitting
+
+
+cdef void drive(Load *L, Conn *c) noexcept nogil:
+    """Keep idle connection c busy; an operation that fails at once is recorded and replaced."""
+    cdef uint64_t now = now_ns()
+    while may_submit(L, now):
+        if issue(L, c, now) != DONE:
+            return
+        record(L, c)
+        now = now_ns()
+
+
+cdef void scan(Load *L, uint64_t now) noexcept nogil:
+    """Every SCAN_NS: count requests newly older than --op-timeout as stalled, sample the
+    in-flight gauges, and fail the requests past the driver timeout."""
+    cdef Endpoint *ep = L.ep
+    cdef Conn *c
+    cdef Slot *s
+    cdef int i
+    cdef int64_t inflight[N_S3_OPS]
+    cdef int64_t stalled[N_S3_OPS]
+    memset(inflight, 0, sizeof(inflight))
+    memset(stalled, 0, sizeof(stalled))
+    for i in range(ep.n):
+        c = &ep.conns[i]
+        if c.state == CONN_IDLE:
+            continue
+        s = &L.slots[i]
+        inflight[s.op] += 1
+        if L.op_timeout_ns and now - c.submit_ns > L.op_timeout_ns:
+            stalled[s.op] += 1
+            if L.rec != NULL and not s.stalled:
+                s.stalled = 1
+                record_stall(L.rec, s.op, now)
+        if now - c.submit_ns > ep.timeout_ns:
+            fail(c, ep.timeout_code)
+            record(L, c)
+            drive(L, c)
+    if L.rec != NULL:
+        for i in range(N_S3_OPS):
+            record_gauges(L.rec, i, inflight[i], stalled[i], now)
+
+
+cdef int run_load(Load *L) noexcept nogil:
+    """Until the budget, the deadline or the stop flag, and every request finished: 0 or errno."""
+    cdef Endpoint *ep = L.ep
+    cdef uint64_t now, last_scan = now_ns()
+    cdef int i, n
+    cdef Conn *c
+    for i in range(ep.n):
+        drive(L, &ep.conns[i])
+    while L.inflight > 0:
+        n = epoll_wait(ep.epfd, ep.events, ep.n, 100)
+        if n < 0:
+            if errno == EINTR:
+                continue
+            return errno
+        for i in range(n):
+            c = &ep.conns[ep.events[i].data.u64]
+            if c.state == CONN_IDLE:
+                close_conn(c)        # the server closed (or wrote to) an idle connection
+            elif on_event(ep, c, ep.events[i].events) == DONE:
+                record(L, c)
+                drive(L, c)
+        now = now_ns()
+        may_submit(L, now)
+        if now - last_scan >= SCAN_NS:
+            last_scan = now
+            scan(L, now)
+    return 0
+
+
+cdef class S3Load:
+    """The load of one worker on a client's connections: objects named base + serial, a mix of
+    operations, sizes drawn from a range, payloads from one preallocated random buffer. Each
+    connection keeps its own objects, so no operation races another for a key."""
+
+    def __init__(self, S3Client client not None, *, bytes base, bytes bucket_path, bytes list_query,
+                 uint64_t size_min, uint64_t size_max, uint64_t seed):
+        cdef Load *L = &self.load
+        cdef int i
+        if len(base) + SERIAL_DIGITS > PATH_BYTES:
+            raise ValueError("object prefix too long")
+        self.client = client
+        L.ep = &client.ep
+        L.slots = <Slot *>calloc(client.ep.n, sizeof(Slot))
+        if L.slots == NULL:
+            raise MemoryError()
+        for i in range(client.ep.n):
+            L.slots[i].path = <char *>malloc(PATH_BYTES)
+            if L.slots[i].path == NULL:
+                raise MemoryError()
+        self.payload = alloc_aligned(size_max)
+        if self.payload == NULL:
+            raise MemoryError(size_max)
+        fill(self.payload, size_max, PATTERN_RANDOM, 0, seed)
+        self._base, self._bucket_path, self._list_query = base, bucket_path, list_query
+        L.payload, L.size_min, L.size_span, L.rng = self.payload, size_min, size_max - size_min, seed
+        L.base, L.base_len = self._base, len(base)
+        L.bucket_path, L.bucket_path_len = self._bucket_path, len(bucket_path)
+        L.list_query, L.list_query_len = self._list_query, len(list_query)
+
+    cdef int _begin(self, list mix, uint64_t budget, uint64_t deadline_ns, int64_t *stop) except -1:
+        """Set the mix ([(op index, weight)]) and the limits of the next pass."""
+        cdef Load *L = &self.load
+        cdef int i
+        if not 0 < len(mix) <= N_S3_OPS:
+            raise ValueError("mix needs 1 to 5 operations")
+        L.mix.n, L.mix.total = len(mix), 0
+        for i, (op, weight) in enumerate(mix):
+            L.mix.total += weight
+            L.mix.op[i], L.mix.upto[i] = op, L.mix.total
+        if L.mix.total == 0:
+            raise ValueError("mix weights add up to 0")
+        L.delete_only = len(mix) == 1 and mix[0][0] == OP_DELETE
+        L.budget, L.deadline_ns, L.stop = budget, deadline_ns, stop
+        L.submitting, L.inflight, L.submitted, L.completed = 1, 0, 0, 0
+        L.rec = NULL
+        return 0
+
+    def prefill(self, uint64_t objects):
+        """objects PUTs per connection, not recorded (as for the Python drivers, a failed one is
+        not retried: GETs then find fewer objects, or PUT when a connection has none)."""
+        self._begin([(OP_PUT, 1)], objects * self.load.ep.n, <uint64_t>-1, &self.no_stop)
+        with nogil:
+            run_load(&self.load)
+
+    def cleanup(self):
+        """DELETE every object the connections still hold, not recorded."""
+        self._begin([(OP_DELETE, 1)], <uint64_t>-1, <uint64_t>-1, &self.no_stop)
+        with nogil:
+            run_load(&self.load)
+
+    def run(self, cnp.uint64_t[::1] hist not None, cnp.int64_t[::1] ts not None,
+            cnp.int64_t[::1] errors not None, cnp.int64_t[::1] stop not None, dict spec):
+        """The measured run; spec: the engine's fields plus "mix" ([(op index, weight)])."""
+        cdef Recorder rec
+        cdef int fatal
+        init_recorder(&rec, hist, ts, errors, spec)
+        self._begin(spec["mix"], spec["ops_limit"], spec["deadline_ns"], &stop[0])
+        self.load.rec = &rec
+        self.load.op_timeout_ns = spec["op_timeout_ns"]
+        with nogil:
+            fatal = run_load(&self.load)
+        self.load.rec = NULL
+        return {"submitted": self.load.submitted, "completed": self.load.completed,
+                "inflight_left": self.load.inflight, "fatal_errno": fatal}
+
+    def __dealloc__(self):
+        cdef int i
+        if self.load.slots != NULL:
+            for i in range(self.client.ep.n):
+                free(self.load.slots[i].path)
+                free(self.load.slots[i].keys)
+            free(self.load.slots)
+        free(self.payload)
