@@ -19,12 +19,27 @@ from chopsticks.errors import ChopsticksError
 S3_CONFIG_ENV = "S3_CONFIG_PATH"
 
 _REQUIRED_S3_KEYS = ("endpoint", "access_key", "secret_key", "bucket")
-_OPTIONAL_S3_KEYS = ("region", "driver", "driver_config")
-# chopsticks 0.x configs carry a `metrics:` section for its Prometheus daemon. It is accepted so
-# those files still load, and ignored: results go to the run's CSV/JSON files instead.
-_IGNORED_S3_KEYS = ("metrics",)
+_OPTIONAL_S3_KEYS = ("region", "driver", "driver_config", "metrics")
+# The `metrics:` section of chopsticks 0.x: `enabled`, `http_host`, `http_port` serve the live
+# Prometheus endpoint (as --prometheus does); its daemon's other keys are accepted and ignored.
+_METRICS_KEYS = ("enabled", "http_host", "http_port")
+_IGNORED_METRICS_KEYS = ("aggregation_window_seconds", "export_dir", "test_name", "persistent")
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """The 0.x `metrics:` section: when enabled, bench and run serve /metrics at http_host:http_port."""
+
+    enabled: bool = False
+    http_host: str = "0.0.0.0"
+    http_port: int = 8090
+
+    @property
+    def address(self) -> str | None:
+        """`HOST:PORT` for the Prometheus endpoint, or None when disabled."""
+        return f"{self.http_host}:{self.http_port}" if self.enabled else None
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,7 @@ class S3Config:
     driver: str = "s5cmd"
     driver_config: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def as_driver_dict(self) -> dict[str, Any]:
         """The plain dict a driver's constructor receives (the chopsticks 0.x driver API)."""
@@ -66,7 +82,7 @@ def load_s3_config(path: str | Path | None) -> S3Config:
     path = Path(path)
     document = read_yaml_mapping(path)
 
-    known = _REQUIRED_S3_KEYS + _OPTIONAL_S3_KEYS + _IGNORED_S3_KEYS
+    known = _REQUIRED_S3_KEYS + _OPTIONAL_S3_KEYS
     unknown = [k for k in document if k not in known]
     if unknown:
         raise ChopsticksError(f"{path}: unknown key {unknown[0]!r}; allowed keys: {', '.join(known)}")
@@ -76,9 +92,6 @@ def load_s3_config(path: str | Path | None) -> S3Config:
     for key in _REQUIRED_S3_KEYS + ("region", "driver"):
         if key in document:
             require_text(path, key, document[key])
-    if "metrics" in document:
-        _require_mapping(path, "metrics", document["metrics"])
-        log.warning("%s: the 'metrics' section is ignored (chopsticks writes CSV/JSON result files instead)", path)
     driver_config = document.get("driver_config")
     if driver_config is not None:
         _require_mapping(path, "driver_config", driver_config)
@@ -92,7 +105,29 @@ def load_s3_config(path: str | Path | None) -> S3Config:
         driver=document.get("driver", "s5cmd"),
         driver_config=dict(driver_config or {}),
         path=path,
+        metrics=_metrics(path, document.get("metrics")),
     )
+
+
+def _metrics(path: Path, section: Any) -> MetricsConfig:
+    """The `metrics:` section checked (a one-line error names the bad key)."""
+    if section is None:
+        return MetricsConfig()
+    _require_mapping(path, "metrics", section)
+    allowed = _METRICS_KEYS + _IGNORED_METRICS_KEYS
+    unknown = [k for k in section if k not in allowed]
+    if unknown:
+        raise ChopsticksError(f"{path}: unknown key 'metrics.{unknown[0]}'; allowed keys: {', '.join(allowed)}")
+    ignored = [k for k in section if k in _IGNORED_METRICS_KEYS]
+    if ignored:
+        log.warning("%s: metrics.%s ignored (chopsticks 0.x metrics daemon settings)", path, ", metrics.".join(ignored))
+    config = MetricsConfig(**{k: section[k] for k in _METRICS_KEYS if k in section})
+    if not isinstance(config.enabled, bool):
+        raise ChopsticksError(f"{path}: 'metrics.enabled' must be true or false, got {type(config.enabled).__name__}")
+    require_text(path, "metrics.http_host", config.http_host)
+    if not isinstance(config.http_port, int) or isinstance(config.http_port, bool) or not 0 < config.http_port < 65536:
+        raise ChopsticksError(f"{path}: 'metrics.http_port' must be a port number from 1 to 65535, got {config.http_port!r}")
+    return config
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:

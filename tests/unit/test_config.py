@@ -130,12 +130,25 @@ def test_unknown_key_is_named_with_allowed_keys(tmp_path):
     assert "unknown key 'endpiont'" in message and "allowed keys: endpoint," in message
 
 
-def test_metrics_section_is_accepted_and_ignored_with_a_warning(tmp_path, caplog):
-    path = write_config(tmp_path, {**MINIMAL, "metrics": {"enabled": True, "http_port": 8090}})
+def test_metrics_section_of_0x_enables_the_prometheus_endpoint(tmp_path, caplog):
+    path = write_config(tmp_path, {**MINIMAL, "metrics": {"enabled": True, "http_host": "127.0.0.1", "http_port": 9100,
+                                                         "aggregation_window_seconds": 10}})
     with caplog.at_level(logging.WARNING, logger="chopsticks.config"):
         config = load_s3_config(path)
-    assert "metrics" not in dataclasses.asdict(config)
-    assert "'metrics' section is ignored" in caplog.text
+    assert config.metrics.address == "127.0.0.1:9100"
+    assert "metrics.aggregation_window_seconds ignored" in caplog.text
+    assert load_s3_config(write_config(tmp_path, MINIMAL)).metrics.address is None
+    assert load_s3_config(write_config(tmp_path, {**MINIMAL, "metrics": {"enabled": True}})).metrics.address == "0.0.0.0:8090"
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"enabled": "yes"}, "'metrics.enabled' must be true or false, got str"),
+    ({"enabled": True, "http_port": 70000}, "'metrics.http_port' must be a port number from 1 to 65535, got 70000"),
+    ({"enabled": True, "http_host": ""}, "'metrics.http_host' must be a non-empty string"),
+    ({"enabeld": True}, "unknown key 'metrics.enabeld'; allowed keys: enabled, http_host, http_port"),
+])
+def test_bad_metrics_section_is_a_one_line_error(tmp_path, section, message):
+    assert message in load_error(tmp_path, {**MINIMAL, "metrics": section})
 
 
 def test_repr_and_redacted_hide_only_the_secret(tmp_path):
