@@ -9,8 +9,8 @@ from chopsticks._fast.iogen import RW_MODES
 from chopsticks._fast.payload import PATTERNS
 from chopsticks.backends.block import BlockIo
 from chopsticks.cli import common
-from chopsticks.cli.common import (CsvOut, Duration, Iodepth, IoTotal, JsonOut, OpTimeout, Procs, Quiet, Ramp,
-                                   RunOptions, Seed, TsOut, size_option)
+from chopsticks.cli.common import (CsvOut, Duration, Iodepth, IoTotal, JsonOut, OpTimeout, Procs, ProgressMode, Quiet,
+                                   Ramp, RunOptions, Seed, TsOut, size_option)
 
 app = typer.Typer(help="Raw-throughput saturation tests on the compiled engine.", no_args_is_help=True)
 
@@ -52,11 +52,12 @@ def rbd(
     procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
     ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+    progress: ProgressMode = "auto",
 ) -> None:
     """Saturate an RBD image through librbd's C aio API: IOPS, MiB/s and the latency tail."""
     from chopsticks.backends.rbd import RbdTarget
 
-    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet)
+    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet, progress)
     if conf is None:
         conf, default_keyring = common.default_ceph_conf()
         keyring = keyring or default_keyring
@@ -73,11 +74,12 @@ def null(
     procs: Procs = None, iodepth: Iodepth = 1, duration: Duration = None, io_total: IoTotal = None,
     ramp: Ramp = 0, seed: Seed = 1,
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+    progress: ProgressMode = "auto",
 ) -> None:
     """No I/O: every op completes at once. Measures the engine's own ceiling per core."""
     from chopsticks.backends.null import NullTarget
 
-    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet)
+    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet, progress)
     common.execute(opts.plan(NullTarget(io=_block_io(bs, rw, rwmixread, "random", "0", None))), opts)
 
 
@@ -121,6 +123,7 @@ def s3(
     cleanup: Annotated[bool, typer.Option("--cleanup/--no-cleanup", help="Delete the objects the run created.")] = True,
     procs: Procs = None, duration: Duration = None, io_total: IoTotal = None, ramp: Ramp = 0, seed: Seed = 1,
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+    progress: ProgressMode = "auto",
 ) -> None:
     """S3 (RGW) throughput and latency: Python-driver threads, or the compiled client (--driver native), in pinned worker processes."""
     import dataclasses
@@ -131,7 +134,7 @@ def s3(
 
     ops = _mix(op, mix)
     lo, hi = _size_range(size)
-    opts = RunOptions(procs, concurrency, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet)
+    opts = RunOptions(procs, concurrency, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet, progress)
     config = load_s3_config(workload_config or common.default_s3_config())
     if driver:
         config = dataclasses.replace(config, driver=driver)

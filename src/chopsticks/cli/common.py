@@ -3,6 +3,7 @@ its outputs."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -13,9 +14,11 @@ from typing import Annotated, Optional
 import typer
 
 from chopsticks.engine import pool
-from chopsticks.engine.progress import ProgressLine
+from chopsticks.engine.progress import PROGRESS_MODES, progress_display
+from chopsticks.engine.worker_load import WorkerLoad
 from chopsticks.errors import ChopsticksError
 from chopsticks.metrics import export
+from chopsticks.metrics.hints import hints, wrap as wrap_hints
 from chopsticks.metrics.summary import summarize
 from chopsticks.plan import Plan
 from chopsticks.units import parse_duration, parse_size
@@ -60,7 +63,8 @@ OpTimeout = Annotated[str, typer.Option("--op-timeout", help="An op older than t
 CsvOut = Annotated[Optional[Path], typer.Option("--csv", help="Write the percentile summary (one row per op and 'all') here.")]
 TsOut = Annotated[Optional[Path], typer.Option("--timeseries-csv", help="Write the per-second series here.")]
 JsonOut = Annotated[Optional[Path], typer.Option("--json", help="Write everything (settings, summary, series, histograms) here.")]
-Quiet = Annotated[bool, typer.Option("--quiet", help="No live progress line.")]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No live progress (same as --progress none).")]
+ProgressMode = Annotated[str, typer.Option("--progress", help="auto (a live table in a terminal, else a line a second) | live | plain | none.")]
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,13 @@ class RunOptions:
     timeseries_csv: Optional[Path]
     json: Optional[Path]
     quiet: bool
+    progress: str = "auto"
 
     def plan(self, target) -> Plan:
         """Validate the generic settings and build the Plan (one-line errors, exit 2 for usage)."""
+        if self.progress not in PROGRESS_MODES:
+            raise typer.BadParameter(f"must be one of {', '.join(PROGRESS_MODES)}, got '{self.progress}'",
+                                     param_hint="--progress")
         n_cpus = len(pool.usable_cpus())
         procs = self.procs or n_cpus
         if procs > PROCS_PER_CPU_LIMIT * n_cpus:
@@ -129,14 +137,19 @@ def check_outputs(*paths: Optional[Path]) -> None:
 def execute(plan: Plan, opts: RunOptions) -> None:
     """Run the plan, print the table, write the requested files; exit with the run's status."""
     check_outputs(opts.csv, opts.timeseries_csv, opts.json)
-    progress = None if opts.quiet else ProgressLine(plan.target.op_names)
-    out = pool.run(plan, [progress])
+    progress = None if opts.quiet else progress_display(opts.progress)
+    load = WorkerLoad()
+    out = pool.run(plan, [progress, load])
     rows = summarize(out)
     name_of = plan.target.error_name
-    print(export.report_text(out, rows, name_of))
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    print(export.report_text(out, rows, name_of, width))
+    run_hints = hints(out, rows, name_of, load)
+    if run_hints:
+        print(wrap_hints(run_hints, width))
     outputs = [(opts.csv, lambda p: export.write_summary_csv(p, rows)),
                (opts.timeseries_csv, lambda p: export.write_timeseries_csv(p, out)),
-               (opts.json, lambda p: export.write_json(p, export.result_document(out, rows, name_of)))]
+               (opts.json, lambda p: export.write_json(p, export.result_document(out, rows, name_of, run_hints)))]
     written, failed = write_outputs(outputs)
     if written:
         print(f"wrote {', '.join(written)}" + (" (partial)" if out.partial else ""))

@@ -55,6 +55,10 @@ def status(dir: Path | None = DIR_OPTION) -> None:
         typer.echo(f"  {name:<15}pid {daemon['pid']} {'alive' if daemon['alive'] else 'dead'}")
     typer.echo(f"  mon            {report['mon_addr']}")
     typer.echo(f"  s3 endpoint    {report['s3_endpoint']}")
+    info = lab.LabInfo.load(resolve_dir(dir))
+    for label, path in _files(info):
+        typer.echo(f"  {label:<15}{path}")
+    typer.echo(_use_line(info))
     if not report["running"]:
         raise typer.Exit(1)
 
@@ -72,14 +76,25 @@ def env(dir: Path | None = DIR_OPTION) -> None:
 def _describe(info: lab.LabInfo) -> str:
     """What a lab offers, one line per thing, for people."""
     pids = " ".join(f"{name}={pid}" for name, pid in info.pids.items())
+    conf, keyring, s3_config = (f"  {label:<13}{path}" for label, path in _files(info))
     return "\n".join([
-        f"  ceph.conf    {info.conf}",
-        f"  keyring      {info.keyring} (client.{info.client_id})",
+        conf, keyring,
         f"  mon          {info.mon_addr}",
         f"  rbd image    {info.pool}/{info.image} ({info.image_size >> 20} MiB)",
         f"  s3 endpoint  {info.s3_endpoint}",
         f"  s3 bucket    {info.bucket} (access key {info.access_key})",
-        f"  s3 config    {info.s3_config}",
+        s3_config,
         f"  pids         {pids}",
-        f'use it:        eval "$(chopsticks lab env --dir {shlex.quote(str(info.dir))})"',
+        _use_line(info),
     ])
+
+
+def _files(info: lab.LabInfo) -> list[tuple[str, str]]:
+    """(label, path) of the lab's ceph.conf, keyring and S3 config."""
+    return [("ceph.conf", str(info.conf)), ("keyring", f"{info.keyring} (client.{info.client_id})"),
+            ("s3 config", str(info.s3_config))]
+
+
+def _use_line(info: lab.LabInfo) -> str:
+    """The line that points a shell at the lab's files."""
+    return f'use it:        eval "$(chopsticks lab env --dir {shlex.quote(str(info.dir))})"'

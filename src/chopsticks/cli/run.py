@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from chopsticks.cli import common
-from chopsticks.cli.common import CsvOut, JsonOut, Quiet, Ramp, RunOptions, TsOut
+from chopsticks.cli.common import CsvOut, JsonOut, ProgressMode, Quiet, Ramp, RunOptions, TsOut
 
 ScenarioFile = Annotated[Path, typer.Option(
     "--scenario-file", "-f", "--locustfile", exists=True, dir_okay=False,
@@ -58,6 +58,7 @@ def run(
     duration: RunDuration = None, headless: Headless = False, procs: RunProcs = None,
     ramp: Ramp = 0, seed: RunSeed = 1,
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+    progress: ProgressMode = "auto",
 ) -> None:
     """Run a scenario: simulated users, each running weighted @task methods of a scenario class."""
     from chopsticks.backends.scenario import ScenarioTarget, scenario_class
@@ -75,5 +76,5 @@ def run(
     target = ScenarioTarget(scenario_file=str(scenario_file), workload_config=_workload_config(workload, workload_config),
                             scenario_config=settings, users=users, spawn_rate=spawn_rate)
     opts = RunOptions(procs, math.ceil(users / procs), duration, None, ramp, seed, "30s", csv, timeseries_csv,
-                      json, quiet)
+                      json, quiet, progress)
     common.execute(opts.plan(target), opts)

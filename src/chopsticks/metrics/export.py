@@ -5,6 +5,7 @@ import csv
 import datetime
 import math
 import signal
+import textwrap
 from pathlib import Path
 
 import orjson
@@ -30,19 +31,26 @@ def _cell(fmt: str, value) -> str:
     return fmt.format(value)
 
 
-def table(rows: list[dict]) -> str:
-    """Fixed-width table of summary rows."""
+def table(rows: list[dict], width: int | None = None) -> str:
+    """Fixed-width table of summary rows; wider than `width`, it is printed in blocks of columns,
+    each led by the op, one under the other (never wrapped)."""
     cells = [[title for _, title, _ in TABLE_COLUMNS]]
     cells += [[_cell(fmt, row[key]) for key, _, fmt in TABLE_COLUMNS] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(TABLE_COLUMNS))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                     for r in cells)
+    blocks = [[0]]
+    for i in range(1, len(TABLE_COLUMNS)):
+        if width and len(blocks[-1]) > 1 and sum(widths[j] + 2 for j in blocks[-1]) + widths[i] > width:
+            blocks.append([0])
+        blocks[-1].append(i)
+    return "\n\n".join("\n".join("  ".join(r[i].ljust(widths[i]) if i == 0 else r[i].rjust(widths[i]) for i in block)
+                                  for r in cells) for block in blocks)
 
 
-def report_text(out: RunOutcome, rows: list[dict], name_of) -> str:
-    """The table plus the lines a user needs to trust it: measured time, errors, notes."""
+def report_text(out: RunOutcome, rows: list[dict], name_of, width: int | None = None) -> str:
+    """The table plus the lines a user needs to trust it: measured time, errors, notes; all
+    folded to `width` if given."""
     cpus = ",".join(str(w["cpu"]) for w in out.workers)
-    lines = [table(rows), f"measured {out.measured_s:.2f}s over {len(out.workers)} worker(s) on CPUs {cpus}"
+    lines = [table(rows, width), f"measured {out.measured_s:.2f}s over {len(out.workers)} worker(s) on CPUs {cpus}"
              + (f" after a {out.plan.ramp_s}s ramp" if out.plan.ramp_s else "")]
     for op, kinds in errors_by_kind(out, name_of).items():
         kinds = {k: n for k, n in kinds.items() if k != "stalled"}
@@ -56,6 +64,8 @@ def report_text(out: RunOutcome, rows: list[dict], name_of) -> str:
         lines.append(f"drain: {drained:,} ops completed after the end of the measured time (left out of the figures)")
     if out.partial:
         lines.append("PARTIAL RESULT: " + "; ".join(out.notes))
+    if width:
+        lines[1:] = [textwrap.fill(line, width, subsequent_indent="  ") for line in lines[1:]]
     return "\n".join(lines)
 
 
@@ -75,9 +85,10 @@ def write_timeseries_csv(path: Path, out: RunOutcome) -> None:
     _write_csv(path, TIMESERIES_COLUMNS, timeseries(out))
 
 
-def result_document(out: RunOutcome, rows: list[dict], name_of) -> dict:
+def result_document(out: RunOutcome, rows: list[dict], name_of, hints: list[str] = ()) -> dict:
     """Everything about a run, for --json: settings, cluster, summary, per-worker CPU, errors by
-    kind, the time series and the raw merged histograms (re-mergeable with others)."""
+    kind, hints (metrics/hints.py), the time series and the raw merged histograms (re-mergeable
+    with others)."""
     plan = out.plan
     merged = out.hist[:, MEASURED].sum(axis=0)
     return {
@@ -87,6 +98,7 @@ def result_document(out: RunOutcome, rows: list[dict], name_of) -> dict:
         "partial": out.partial,
         "stop_signal": signal.Signals(out.stop_signal).name if out.stop_signal else None,
         "notes": out.notes,
+        "hints": list(hints),
         "settings": {"procs": plan.procs, "cpus": list(plan.cpus), "iodepth": plan.iodepth,
                      "duration_s": plan.duration_s, "ramp_s": plan.ramp_s, "io_total": plan.io_total,
                      "seed": plan.seed, "op_timeout_s": plan.op_timeout_s, "target": plan.target.settings()},

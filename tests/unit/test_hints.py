@@ -1,0 +1,89 @@
+"""Each hint from a run's recorded data built by hand: it appears when the data show its cause,
+and stays away when they do not."""
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+import numpy as np
+
+from chopsticks.engine.pool import RunOutcome
+from chopsticks.engine.shm import ERR_CODES, ERR_STALLED, N_PHASES, NBUCKETS, TS_FIELDS, Phase, TsField
+from chopsticks.engine.worker_load import WorkerLoad
+from chopsticks.metrics.hints import hints
+from chopsticks.plan import Plan
+
+OPS = ("put", "get", "get.ttfb")
+
+
+@dataclass(frozen=True)
+class FakeTarget:
+    op_names: tuple = OPS
+    derived_ops: ClassVar[tuple] = ("get.ttfb",)
+
+
+def name_of(code: int) -> str:
+    return {1: "auth:SignatureDoesNotMatch", 2: "auth:403", 5: "connection:ECONNRESET", ERR_STALLED: "stalled"}[code]
+
+
+def outcome(iops_per_second=(100,) * 8, errors=None, workers=None, procs=1) -> RunOutcome:
+    secs = len(iops_per_second)
+    ts = np.zeros((1, secs, len(OPS), TS_FIELDS), dtype=np.int64)
+    ts[0, :, 0, TsField.OPS] = iops_per_second
+    ts[0, :, 2, TsField.OPS] = 1000                         # derived: never counted as IOPS
+    errs = np.zeros((1, N_PHASES, len(OPS), ERR_CODES), dtype=np.int64)
+    for (op, code), n in (errors or {}).items():
+        errs[0, Phase.MEASURED, op, code] = n
+    plan = Plan(target=FakeTarget(), procs=procs, cpus=(0,) * procs, iodepth=1, duration_s=float(secs))
+    ticks = {f.name: np.zeros((secs, len(OPS))) for f in fields(RunOutcome) if f.name.startswith("tick_")}
+    return RunOutcome(plan=plan, info={}, op_names=OPS, hist=np.zeros((1, N_PHASES, len(OPS), NBUCKETS), np.uint64),
+                      ts=ts, errors=errs, workers=workers or [{"message": ""}], start_ns=0, ramp_end_ns=0,
+                      end_ns=secs * 10**9, started_at=0.0, **ticks)
+
+
+def get_rows(get_p50_ms, ttfb_p50_ms, bytes_per_get=4096) -> list[dict]:
+    return [{"op": "get", "ops": 1000, "bytes": 1000 * bytes_per_get, "lat_p50_us": get_p50_ms * 1e3},
+            {"op": "get.ttfb", "ops": 1000, "bytes": 0, "lat_p50_us": ttfb_p50_ms * 1e3}]
+
+
+def load(ran, queued) -> WorkerLoad:
+    """A WorkerLoad as if it had sampled these shares (one array per second, one value per worker)."""
+    wl = WorkerLoad()
+    wl.last = [{1: (0, 0)}] * len(ran[0])
+    wl.ran, wl.queued = [np.array(r) for r in ran], [np.array(q) for q in queued]
+    return wl
+
+
+def test_get_stall_hint_only_for_small_gets_waiting_40ms_after_their_first_byte():
+    (hint,) = hints(outcome(), get_rows(43.9, 1.6), name_of)
+    assert hint.startswith("GET p50 43.9 ms but first byte after 1.6 ms") and "tcp_quickack: true" in hint
+    assert hints(outcome(), get_rows(2.9, 2.6), name_of) == []              # tcp_quickack on
+    assert hints(outcome(), get_rows(45.0, 40.0), name_of) == []            # slow server, not a stall
+    assert hints(outcome(), get_rows(44.0, 2.0, bytes_per_get=64 << 20), name_of) == []  # big objects take time
+    assert hints(outcome(), get_rows(44.0, 2.0)[:1], name_of) == []         # no TTFB measured
+
+
+def test_generator_limit_hint_counts_the_time_a_worker_waited_for_its_cpu():
+    (hint,) = hints(outcome(), [], name_of, load([[0.56], [0.6]], [[0.42], [0.38]]))
+    assert hint.startswith("worker 0 kept its CPU busy 98% of the run (running 58%, waiting for the CPU 40%)")
+    assert "--procs (now 1)" in hint and "other processes share these CPUs" in hint
+    (hint,) = hints(outcome(procs=3), [], name_of, load([[0.2, 0.99, 0.97]], [[0.0, 0.0, 0.0]]))
+    assert hint.startswith("2 of 3 workers (worker 1) kept its CPU busy 99%") and "share" not in hint
+    assert hints(outcome(), [], name_of, load([[0.15], [0.14]], [[0.25], [0.21]])) == []     # rbd at QD 1
+    assert hints(outcome(), [], name_of, WorkerLoad()) == []                                  # nothing sampled
+
+
+def test_error_hint_names_the_dominant_kind_and_its_commonest_form():
+    out = outcome(errors={(0, 1): 119, (1, 2): 3, (1, 5): 2}, workers=[{"message": ""}])
+    (hint,) = hints(out, [], name_of)
+    assert hint.startswith("98% of the errors are auth (122, mostly auth:SignatureDoesNotMatch on put)")
+    assert "secret_key" in hint
+    assert hints(outcome(errors={(0, 1): 5, (0, 5): 5}), [], name_of) == []                   # no kind dominates
+    out = outcome(errors={(1, ERR_STALLED): 7}, workers=[{"message": "stopped early: Input/output error"}])
+    (hint,) = hints(out, [], name_of)
+    assert hint.startswith("100% of the errors are stalled (7, mostly stalled on get; worker: stopped early")
+
+
+def test_iops_collapse_hint_names_the_second_it_happened():
+    (hint,) = hints(outcome([1000, 1100, 1050, 990, 1010, 300, 280, 320, 290]), [], name_of)
+    assert hint.startswith("IOPS fell from 1,050 to 295 (median) at second 5")
+    assert hints(outcome([1000, 1100, 1050, 990, 300, 1010, 1000, 990]), [], name_of) == []   # one bad second
+    assert hints(outcome([1000, 1100, 300, 290]), [], name_of) == []                         # too short to tell
