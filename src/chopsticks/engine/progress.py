@@ -105,7 +105,6 @@ class ProgressDisplay:
         self.stalling: set[int] = set()
         self.error_codes: set[tuple[int, int]] = set()
         self.waited_s = START_QUIET_S
-        self.second = 0
 
     def waiting(self, ready: int, total: int, elapsed_s: float) -> None:
         """While workers start (connect, prefill): once a second after the first START_QUIET_S."""
@@ -116,10 +115,9 @@ class ProgressDisplay:
     def started(self, run: LiveRun) -> None:
         self.run = run
         self.op_names = run.op_names
-        self.derived = tuple(run.plan.target.derived_ops)
+        self.derived = tuple(run.plan.derived_ops)
 
     def tick(self, tick: Tick) -> None:
-        self.second = tick.second
         view = SecondView(tick, self.op_names, self.derived, self.shown)
         self._notice(tick)
         self.show(view)
