@@ -128,3 +128,14 @@ def test_progress_mode_overrides_the_terminal_check(mode):
     assert status == 0
     assert bool(REDRAW.search(raw)) == (mode == "live")
     assert bool(plain_lines(CSI.sub("", raw))) == (mode == "plain")
+
+
+def test_a_killed_worker_is_an_event_line():
+    from helpers.engine_cli import kill_one_worker_once_running, start_bench
+
+    proc = start_bench("null", "--procs", "2", "--duration", "3s")
+    pid = kill_one_worker_once_running(proc, 2)
+    _, stderr = proc.communicate(timeout=120)
+    events = [line for line in stderr.splitlines() if " event: " in line]
+    assert any(re.match(rf"\[ *\d+s\] event: worker \d \(pid {pid}\): died$", line) for line in events), stderr
+    assert all(len(line) <= 80 for line in stderr.splitlines())
