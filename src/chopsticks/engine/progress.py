@@ -115,7 +115,7 @@ class ProgressDisplay:
     def started(self, run: LiveRun) -> None:
         self.run = run
         self.op_names = run.op_names
-        self.derived = tuple(run.plan.derived_ops)
+        self.derived = tuple(run.plan.target.derived_ops)
 
     def tick(self, tick: Tick) -> None:
         view = SecondView(tick, self.op_names, self.derived, self.shown)
