@@ -48,6 +48,13 @@ def pytest_runtest_setup(item):
         _apply_ceph_policy()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def results_outside_the_work_tree(tmp_path_factory):
+    """Runs started by the tests keep their results (run directory) in a temporary directory,
+    not in ./chopsticks-results of the work tree; a test that checks the default unsets it."""
+    os.environ.setdefault("CHOPSTICKS_RUN_DIR", str(tmp_path_factory.mktemp("results")))
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory) -> LabInfo:
     """A running lab for the whole session: the one in $CHOPSTICKS_LAB_DIR if it runs (left running

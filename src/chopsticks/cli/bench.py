@@ -52,12 +52,14 @@ def rbd(
     procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
     ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+    prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
     progress: ProgressMode = "auto",
 ) -> None:
     """Saturate an RBD image through librbd's C aio API: IOPS, MiB/s and the latency tail."""
     from chopsticks.backends.rbd import RbdTarget
 
     opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet, progress)
+    opts = opts.with_results(prometheus, results_dir, no_save)
     if conf is None:
         conf, default_keyring = common.default_ceph_conf()
         keyring = keyring or default_keyring
@@ -74,12 +76,14 @@ def null(
     procs: Procs = None, iodepth: Iodepth = 1, duration: Duration = None, io_total: IoTotal = None,
     ramp: Ramp = 0, seed: Seed = 1,
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+    prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
     progress: ProgressMode = "auto",
 ) -> None:
     """No I/O: every op completes at once. Measures the engine's own ceiling per core."""
     from chopsticks.backends.null import NullTarget
 
     opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet, progress)
+    opts = opts.with_results(prometheus, results_dir, no_save)
     common.execute(opts.plan(NullTarget(io=_block_io(bs, rw, rwmixread, "random", "0", None))), opts)
 
 
@@ -123,6 +127,7 @@ def s3(
     cleanup: Annotated[bool, typer.Option("--cleanup/--no-cleanup", help="Delete the objects the run created.")] = True,
     procs: Procs = None, duration: Duration = None, io_total: IoTotal = None, ramp: Ramp = 0, seed: Seed = 1,
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+    prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
     progress: ProgressMode = "auto",
 ) -> None:
     """S3 (RGW) throughput and latency: Python-driver threads, or the compiled client (--driver native), in pinned worker processes."""
@@ -138,6 +143,7 @@ def s3(
     config = load_s3_config(workload_config or common.default_s3_config())
     if driver:
         config = dataclasses.replace(config, driver=driver)
+    opts = opts.with_results(prometheus or config.metrics.address, results_dir, no_save)
     target_class = NativeS3Target if config.driver == "native" else S3Target
     target = target_class(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup)
     common.execute(opts.plan(target), opts)

@@ -2,12 +2,13 @@
 its outputs."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -21,6 +22,7 @@ from chopsticks.metrics import export
 from chopsticks.metrics.hints import hints, wrap as wrap_hints
 from chopsticks.metrics.summary import summarize
 from chopsticks.plan import Plan
+from chopsticks.report.rundir import REPORT_HTML, RESULT_JSON, RUN_DIR_ENV, SUMMARY_CSV, TIMESERIES_CSV, RunDirectory
 from chopsticks.units import parse_duration, parse_size
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_OP_ERRORS = 0, 1, 3, 4
@@ -65,6 +67,9 @@ TsOut = Annotated[Optional[Path], typer.Option("--timeseries-csv", help="Write t
 JsonOut = Annotated[Optional[Path], typer.Option("--json", help="Write everything (settings, summary, series, histograms) here.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No live progress (same as --progress none).")]
 ProgressMode = Annotated[str, typer.Option("--progress", help="auto (a live table in a terminal, else a line a second) | live | plain | none.")]
+Prometheus = Annotated[Optional[str], typer.Option("--prometheus", help="Serve live Prometheus metrics on [ADDR:]PORT (ADDR 0.0.0.0 unless given) for the run's whole life.")]
+ResultsDir = Annotated[Optional[Path], typer.Option("--results-dir", help="Keep the run's results in DIR/<YYYYmmdd-HHMMSS>-<command>/ (default ./chopsticks-results; $CHOPSTICKS_RUN_DIR names the run directory itself).")]
+NoSave = Annotated[bool, typer.Option("--no-save", help="Keep no run directory: only --csv/--timeseries-csv/--json are written.")]
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,20 @@ class RunOptions:
     json: Optional[Path]
     quiet: bool
     progress: str = "auto"
+    prometheus: Optional[str] = None    # [ADDR:]PORT of the live /metrics endpoint
+    results_dir: Optional[Path] = None  # where run directories are made (default ./chopsticks-results)
+    save: bool = True                   # keep a run directory (--no-save: False)
+
+    def with_results(self, prometheus: Optional[str], results_dir: Optional[Path], no_save: bool) -> RunOptions:
+        """Where the run's results are kept and served; a malformed --prometheus is a usage error."""
+        if prometheus is not None:
+            from chopsticks.metrics.prometheus import parse_address
+
+            try:
+                parse_address(prometheus)
+            except ValueError as e:
+                raise typer.BadParameter(str(e), param_hint="--prometheus") from None
+        return replace(self, prometheus=prometheus, results_dir=results_dir, save=not no_save)
 
     def plan(self, target) -> Plan:
         """Validate the generic settings and build the Plan (one-line errors, exit 2 for usage)."""
@@ -139,7 +158,8 @@ def execute(plan: Plan, opts: RunOptions) -> None:
     check_outputs(opts.csv, opts.timeseries_csv, opts.json)
     progress = None if opts.quiet else progress_display(opts.progress)
     load = WorkerLoad()
-    out = pool.run(plan, [progress, load])
+    with run_outputs(plan, opts) as (run_dir, exporter):
+        out = pool.run(plan, [progress, load, exporter])
     rows = summarize(out)
     name_of = plan.target.error_name
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
@@ -147,12 +167,14 @@ def execute(plan: Plan, opts: RunOptions) -> None:
     run_hints = hints(out, rows, name_of, load)
     if run_hints:
         print(wrap_hints(run_hints, width))
+    document = export.result_document(out, rows, name_of, run_hints)
     outputs = [(opts.csv, lambda p: export.write_summary_csv(p, rows)),
                (opts.timeseries_csv, lambda p: export.write_timeseries_csv(p, out)),
-               (opts.json, lambda p: export.write_json(p, export.result_document(out, rows, name_of, run_hints)))]
+               (opts.json, lambda p: export.write_json(p, document))]
     written, failed = write_outputs(outputs)
     if written:
         print(f"wrote {', '.join(written)}" + (" (partial)" if out.partial else ""))
+    failed += keep_results(run_dir, document, rows, lambda p: export.write_timeseries_csv(p, out))
     raise typer.Exit(exit_status(out, rows, failed))
 
 
@@ -170,6 +192,50 @@ def write_outputs(outputs) -> tuple[list[str], list[str]]:
             print(f"chopsticks: error: could not write {path}: {e.strerror or e}", file=sys.stderr)
             failed.append(str(path))
     return written, failed
+
+
+@contextlib.contextmanager
+def run_outputs(plan: Plan, opts: RunOptions):
+    """For the run's life: the run directory, made before the first op (and removed if the run
+    never started; exported as $CHOPSTICKS_RUN_DIR, as 0.x did), and the Prometheus endpoint."""
+    run_dir = RunDirectory.create(plan.command, opts.results_dir) if opts.save else None
+    exporter, preset = None, os.environ.get(RUN_DIR_ENV)
+    try:
+        if run_dir is not None:
+            os.environ[RUN_DIR_ENV] = str(run_dir.path)
+        if opts.prometheus:
+            from chopsticks.metrics.prometheus import PrometheusExporter, parse_address
+
+            exporter = PrometheusExporter(*parse_address(opts.prometheus), plan.target.name)
+        yield run_dir, exporter
+    except BaseException:
+        if run_dir is not None:
+            run_dir.discard()
+        raise
+    finally:
+        if exporter is not None:
+            exporter.close()
+        if preset is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = preset
+
+
+def keep_results(run_dir: Optional[RunDirectory], document: dict, rows: list[dict], write_timeseries) -> list[str]:
+    """Write the run directory's files and print where they are; returns the paths that failed."""
+    if run_dir is None:
+        return []
+    from chopsticks.report.html import write_run_report
+    from chopsticks.report.result import from_document
+
+    written, failed = write_outputs([
+        (run_dir / RESULT_JSON, lambda p: export.write_json(p, document)),
+        (run_dir / SUMMARY_CSV, lambda p: export.write_summary_csv(p, rows)),
+        (run_dir / TIMESERIES_CSV, write_timeseries),
+        (run_dir / REPORT_HTML, lambda p: write_run_report(p, from_document(document, RESULT_JSON)))])
+    if written:
+        print(f"results in {run_dir.path}/ ({', '.join(Path(w).name for w in written)})")
+    return failed
 
 
 def exit_status(out, rows: list[dict], failed_outputs: list[str]) -> int:
@@ -199,6 +265,12 @@ def default_ceph_conf() -> tuple[str, str]:
     if not Path(conf).is_file():
         raise ChopsticksError("no Ceph cluster given: pass --conf (and --keyring), or start one with `chopsticks lab up`")
     return conf, os.environ.get("CEPH_KEYRING", "")
+
+
+def config_prometheus(workload_config) -> Optional[str]:
+    """HOST:PORT from a workload config's 0.x `metrics:` section when enabled (S3 configs have one)."""
+    metrics = getattr(workload_config, "metrics", None)
+    return metrics.address if metrics is not None else None
 
 
 def default_s3_config() -> Optional[str]:

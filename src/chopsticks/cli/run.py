@@ -58,6 +58,7 @@ def run(
     duration: RunDuration = None, headless: Headless = False, procs: RunProcs = None,
     ramp: Ramp = 0, seed: RunSeed = 1,
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+    prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
     progress: ProgressMode = "auto",
 ) -> None:
     """Run a scenario: simulated users, each running weighted @task methods of a scenario class."""
@@ -77,4 +78,5 @@ def run(
                             scenario_config=settings, users=users, spawn_rate=spawn_rate)
     opts = RunOptions(procs, math.ceil(users / procs), duration, None, ramp, seed, "30s", csv, timeseries_csv,
                       json, quiet, progress)
+    opts = opts.with_results(prometheus or common.config_prometheus(target.workload_config), results_dir, no_save)
     common.execute(opts.plan(target), opts)
