@@ -9,6 +9,10 @@ if TYPE_CHECKING:
     from chopsticks.backends import Target
 
 
+SCHEDULE_LAG = "schedule.lag"        # rate mode: intended start → actual submit
+ARRIVALS = ("uniform", "poisson")    # in the order of _fast/engine.pxd's ARRIVALS_* codes
+
+
 @dataclass(frozen=True)
 class Plan:
     target: Target                  # what to load, and how (a backend's frozen dataclass)
@@ -21,8 +25,27 @@ class Plan:
     seed: int = 1
     op_timeout_s: float = 30.0      # an op older than this is counted as stalled
     command: tuple[str, ...] = ()   # the command line, for the result file
+    rate: float | None = None       # rate mode: intended ops/s over all workers; None = closed loop
+    arrivals: str = "uniform"       # rate mode: uniform | poisson gaps between intended starts
     first_worker: int = 0           # global index of this host's worker 0 (cluster runs: host × procs)
     all_workers: int | None = None  # workers over all hosts; None = procs (one host)
+
+    @property
+    def op_names(self) -> tuple[str, ...]:
+        """Every op slot recorded: the target's, then in rate mode `<op>.service` for each of
+        them and `schedule.lag` (the layout _fast/engine.pxd records into)."""
+        names = tuple(self.target.op_names)
+        if self.rate is None:
+            return names
+        return (*names, *(f"{op}.service" for op in names), SCHEDULE_LAG)
+
+    @property
+    def derived_ops(self) -> tuple[str, ...]:
+        """Slots that time parts of other ops: latency only, not in the "all" row."""
+        own = tuple(self.target.derived_ops)
+        if self.rate is None:
+            return own
+        return own + self.op_names[len(self.target.op_names):]
 
     @property
     def workers_total(self) -> int:

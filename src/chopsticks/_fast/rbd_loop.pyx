@@ -1,6 +1,7 @@
 # cython: language_level=3
-"""One worker's librbd loop: keeps `iodepth` aio operations in flight on one image, without the
-GIL, and records every completion into the worker's shared-memory rows."""
+"""One worker's librbd loop: keeps up to `max_inflight` aio operations in flight on one image
+(as fast as they complete, or at their intended starts in rate mode), without the GIL, and records
+every completion into the worker's shared-memory rows (the skeleton: _fast/engine.pxd)."""
 from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport calloc, free
 from libc.errno cimport errno, EINTR
@@ -9,8 +10,9 @@ cimport numpy as cnp
 
 from chopsticks._fast.librados cimport *
 from chopsticks._fast.librbd cimport *
-from chopsticks._fast.histogram cimport (Recorder, init_recorder, record_ok, record_error, record_stall,
-                                        record_gauges, now_ns)
+from chopsticks._fast.histogram cimport record_error, record_stall, now_ns
+from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, unsubmit, wait_ns,
+                                     record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)
 from chopsticks._fast.payload cimport alloc_aligned, fill, stamp
 from chopsticks._fast.iogen cimport IoGen, init_iogen, next_io, OP_READ, OP_WRITE
 
@@ -23,7 +25,10 @@ cdef extern from "<poll.h>" nogil:
         int fd
         short events
         short revents
-    int poll(pollfd *fds, unsigned long nfds, int timeout)
+    struct timespec:
+        long tv_sec
+        long tv_nsec
+    int ppoll(pollfd *fds, unsigned long nfds, const timespec *timeout, const void *sigmask)
     enum: POLLIN
 
 
@@ -41,7 +46,8 @@ cdef struct Slot:
     rbd_completion_t comp
     char *buf
     uint64_t offset
-    uint64_t submit_ns
+    uint64_t intended_ns         # rate mode: when the op should have started (else = submit_ns)
+    uint64_t submit_ns           # 0 while the slot is free
     uint64_t done_ns
     int op
     int stalled
@@ -132,32 +138,28 @@ cdef class Connection:
             cnp.int64_t[::1] errors not None, cnp.int64_t[::1] stop not None,
             dict spec):
         """Drive the loop until stop[0] != 0, the deadline, or the op budget; returns counters."""
-        cdef Recorder rec
+        cdef LoopControl ctl
         cdef IoGen gen
-        cdef int iodepth = spec["iodepth"]
+        cdef int depth = spec["max_inflight"]
         cdef uint64_t bs = spec["bs"]
-        cdef uint64_t deadline_ns = spec["deadline_ns"]
-        cdef uint64_t ops_limit = spec["ops_limit"]
-        cdef uint64_t op_timeout_ns = spec["op_timeout_ns"]
         cdef int stamp_writes = spec["pattern"] != "zero"
-        cdef Slot *slots = <Slot *>calloc(iodepth, sizeof(Slot))
-        cdef rbd_completion_t *done = <rbd_completion_t *>calloc(iodepth, sizeof(rbd_completion_t))
-        cdef int efd = -1, i, n, r, inflight = 0
-        cdef uint64_t submitted = 0, completed = 0, seq = 0, now, last_stall_check = 0
-        cdef int64_t *stop_flag = &stop[0]
+        cdef Slot *slots = <Slot *>calloc(depth, sizeof(Slot))
+        cdef Slot **free_slots = <Slot **>calloc(depth, sizeof(Slot *))
+        cdef rbd_completion_t *done = <rbd_completion_t *>calloc(depth, sizeof(rbd_completion_t))
+        cdef int efd = -1, i, n, r, n_free = depth
+        cdef uint64_t seq = 0, now, wait, counter
         cdef Slot *s
         cdef ssize_t ret
-        cdef uint64_t counter
         cdef pollfd pfd
-        cdef bint submitting = True
-        cdef int fatal = 0
-        if slots == NULL or done == NULL:
-            free(slots); free(done)
+        cdef timespec timeout
+        if slots == NULL or free_slots == NULL or done == NULL:
+            free(slots); free(free_slots); free(done)
             raise MemoryError()
-        init_recorder(&rec, hist, ts, errors, spec)
+        init_control(&ctl, hist, ts, errors, stop, spec)
         init_iogen(&gen, spec)
         try:
-            for i in range(iodepth):
+            for i in range(depth):
+                free_slots[i] = &slots[depth - 1 - i]
                 slots[i].buf = alloc_aligned(bs)
                 if slots[i].buf == NULL:
                     raise MemoryError(bs)
@@ -172,74 +174,71 @@ cdef class Connection:
             pfd.events = POLLIN
             with nogil:
                 now = now_ns()
-                for i in range(iodepth):
-                    if submitted >= ops_limit or now >= deadline_ns:
+                while True:
+                    while may_submit(&ctl, now):
+                        n_free -= 1
+                        s = free_slots[n_free]
+                        s.intended_ns = begin_op(&ctl, now)
+                        ctl.result.fatal_errno = _submit(self.image, s, &gen, bs, stamp_writes, &seq)
+                        if ctl.result.fatal_errno:
+                            # counted as an error; drain, then report
+                            unsubmit(&ctl)
+                            record_error(&ctl.rec, s.op, ctl.result.fatal_errno, now_ns())
+                            free_slots[n_free] = s
+                            n_free += 1
+                            ctl.submitting = False
+                            ctl.rec.draining = 1
+                            break
+                        now = now_ns()
+                    if ctl.result.inflight == 0 and stop_due(&ctl, now):
                         break
-                    fatal = _submit(self.image, &slots[i], &gen, bs, stamp_writes, &seq, &rec)
-                    if fatal:
-                        break
-                    submitted += 1
-                    inflight += 1
-                while inflight > 0:
-                    r = poll(&pfd, 1, 100)
+                    wait = wait_ns(&ctl, now)
+                    timeout.tv_sec = wait // 1000000000ULL
+                    timeout.tv_nsec = wait % 1000000000ULL
+                    r = ppoll(&pfd, 1, &timeout, NULL)
                     now = now_ns()
                     if r > 0:
                         read(efd, &counter, 8)
-                        n = rbd_poll_io_events(self.image, done, iodepth)
+                        n = rbd_poll_io_events(self.image, done, depth)
                         for i in range(n):
                             s = <Slot *>rbd_aio_get_arg(done[i])
                             ret = rbd_aio_get_return_value(done[i])
                             rbd_aio_release(done[i])
-                            inflight -= 1
-                            completed += 1
                             if s.done_ns == 0:
                                 s.done_ns = now
                             if ret < 0:
-                                record_error(&rec, s.op, <int>(-ret), s.done_ns)
+                                record_failed(&ctl, s.op, <int>(-ret), s.intended_ns, s.submit_ns, s.done_ns)
                             else:
-                                record_ok(&rec, s.op, s.done_ns - s.submit_ns, bs, s.done_ns)
-                            if submitting and (stop_flag[0] != 0 or submitted >= ops_limit or now >= deadline_ns):
-                                submitting = False
-                                rec.draining = 1
-                            if submitting:
-                                fatal = _submit(self.image, s, &gen, bs, stamp_writes, &seq, &rec)
-                                if fatal:
-                                    submitting = False     # counted as an error; drain, then report
-                                    rec.draining = 1
-                                    continue
-                                submitted += 1
-                                inflight += 1
+                                record_done(&ctl, s.op, s.intended_ns, s.submit_ns, s.done_ns, bs)
+                            s.submit_ns = 0
+                            free_slots[n_free] = s
+                            n_free += 1
                     elif r < 0 and errno != EINTR:
-                        fatal = errno
+                        ctl.result.fatal_errno = errno
                         break
-                    if stop_flag[0] != 0 or now >= deadline_ns:
-                        submitting = False
-                        rec.draining = 1
-                    if now - last_stall_check > 100000000ULL:
-                        last_stall_check = now
-                        _count_stalled(slots, iodepth, now, op_timeout_ns, &rec)
-            return {"submitted": submitted, "completed": completed, "inflight_left": inflight,
-                    "fatal_errno": fatal}
+                    if scan_due(&ctl, now):
+                        _scan(&ctl, slots, depth, now)
+            return result_dict(&ctl)
         finally:
-            if inflight == 0:
-                for i in range(iodepth):
+            if ctl.result.inflight == 0:
+                for i in range(depth):
                     free(slots[i].buf)
                 free(slots)
+                free(free_slots)
                 free(done)
             if efd >= 0:
                 close(efd)
 
 
 cdef int _submit(rbd_image_t image, Slot *s, IoGen *gen, uint64_t bs, int stamp_writes,
-                 uint64_t *seq, Recorder *rec) noexcept nogil:
-    """Queue the next operation in slot s; a failed submission is counted as an error (non-zero return)."""
+                 uint64_t *seq) noexcept nogil:
+    """Queue the next operation in slot s; returns 0 or the errno of a failed submission."""
     cdef int r
     s.op = next_io(gen, &s.offset)
     s.done_ns = 0
     s.stalled = 0
     r = rbd_aio_create_completion(s, _on_complete, &s.comp)
     if r < 0:
-        record_error(rec, s.op, -r, now_ns())
         return -r
     if s.op == OP_WRITE:
         if stamp_writes:
@@ -252,13 +251,13 @@ cdef int _submit(rbd_image_t image, Slot *s, IoGen *gen, uint64_t bs, int stamp_
         r = rbd_aio_read(image, s.offset, bs, s.buf, s.comp)
     if r < 0:
         rbd_aio_release(s.comp)
-        record_error(rec, s.op, -r, now_ns())
+        s.submit_ns = 0
         return -r
     return 0
 
 
-cdef void _count_stalled(Slot *slots, int n, uint64_t now, uint64_t timeout_ns, Recorder *rec) noexcept nogil:
-    # Every ~100 ms: count each op newly past --op-timeout once, and sample the in-flight gauges.
+cdef void _scan(LoopControl *ctl, Slot *slots, int n, uint64_t now) noexcept nogil:
+    """Count each op newly past --op-timeout once, and sample the in-flight gauges."""
     cdef int i
     cdef int64_t inflight[2]
     cdef int64_t stalled[2]
@@ -267,10 +266,10 @@ cdef void _count_stalled(Slot *slots, int n, uint64_t now, uint64_t timeout_ns, 
         if slots[i].done_ns != 0 or slots[i].submit_ns == 0:
             continue
         inflight[slots[i].op] += 1
-        if timeout_ns > 0 and now > slots[i].submit_ns + timeout_ns:
+        if is_stalled(ctl, slots[i].submit_ns, now):
             stalled[slots[i].op] += 1
             if slots[i].stalled == 0:
                 slots[i].stalled = 1
-                record_stall(rec, slots[i].op, now)
-    record_gauges(rec, OP_READ, inflight[OP_READ], stalled[OP_READ], now)
-    record_gauges(rec, OP_WRITE, inflight[OP_WRITE], stalled[OP_WRITE], now)
+                record_stall(&ctl.rec, slots[i].op, now)
+    note_inflight(ctl, OP_READ, inflight[OP_READ], stalled[OP_READ], now)
+    note_inflight(ctl, OP_WRITE, inflight[OP_WRITE], stalled[OP_WRITE], now)

@@ -72,6 +72,7 @@ class BlockTarget:
 
     io: BlockIo
     derived_ops: ClassVar[tuple[str, ...]] = ()
+    supports_rate: ClassVar[bool] = True    # the loop follows _fast/engine.pxd's schedule
 
     @property
     def op_names(self) -> tuple[str, ...]:

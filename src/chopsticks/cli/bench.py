@@ -13,8 +13,9 @@ from chopsticks.cli.common import (CsvOut, Duration, Iodepth, IoTotal, JsonOut, 
                                    Ramp, RunOptions, Seed, TsOut, size_option)
 
 app = typer.Typer(help="Raw-throughput saturation tests on the compiled engine.", no_args_is_help=True)
+SECTOR = 512                        # block I/O sizes are whole sectors, as for fio and rbd bench
 
-Bs = Annotated[str, typer.Option("--bs", "-b", help="Block size per operation (4k, 64k, 4M).")]
+Bs = Annotated[str, typer.Option("--bs", "-b", help="Block size per operation, a multiple of 512 bytes (4k, 64k, 4M).")]
 Rw = Annotated[str, typer.Option("--rw", help="read | write | randread | randwrite | randrw | rw (sequential mix).")]
 RwMixRead = Annotated[int, typer.Option("--rwmixread", min=0, max=100, help="% reads in randrw/rw.")]
 Pattern = Annotated[str, typer.Option("--pattern", help="Write payload: random | zero | compressible:PCT (PCT% of each 4 KiB zero).")]
@@ -30,7 +31,10 @@ def _block_io(bs: str, rw: str, rwmixread: int, pattern: str, offset: str, span:
         raise typer.BadParameter(f"must be random, zero or compressible:PCT, got '{pattern}'", param_hint="--pattern")
     if name == "compressible" and pct and not (pct.isdigit() and 0 <= int(pct) <= 100):
         raise typer.BadParameter("compressible takes a percentage: compressible:50", param_hint="--pattern")
-    return BlockIo(bs=size_option(bs, "--bs"), rw=rw, rwmixread=rwmixread, pattern=name,
+    block = size_option(bs, "--bs")
+    if block % SECTOR:
+        raise typer.BadParameter(f"must be a multiple of {SECTOR} bytes, got {block}", param_hint="--bs")
+    return BlockIo(bs=block, rw=rw, rwmixread=rwmixread, pattern=name,
                    compressible_pct=int(pct) if pct else 50,
                    offset=0 if offset in ("0", "") else size_option(offset, "--offset"),
                    span=size_option(span, "--span"))
@@ -53,12 +57,16 @@ def rbd(
     ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
     prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
+    cluster: common.Cluster = None, hosts: common.Hosts = None, wait_hosts: common.WaitHosts = "60s",
     progress: ProgressMode = "auto",
+    rate: common.Rate = None, arrivals: common.Arrivals = "uniform", slo: common.Slo = None,
+    step_duration: common.StepDuration = "10s",
 ) -> None:
     """Saturate an RBD image through librbd's C aio API: IOPS, MiB/s and the latency tail."""
     from chopsticks.backends.rbd import RbdTarget
 
-    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet, progress)
+    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet,
+                      progress).with_rate(rate, arrivals, slo, step_duration)
     opts = opts.with_results(prometheus, results_dir, no_save)
     if conf is None:
         conf, default_keyring = common.default_ceph_conf()
@@ -67,7 +75,9 @@ def rbd(
                        io=_block_io(bs, rw, rwmixread, pattern, offset, span), image_per_proc=image_per_proc,
                        create_size=size_option(create, "--create"), connect_timeout_s=connect_timeout,
                        rbd_cache=rbd_cache)
-    common.execute(opts.plan(target), opts)
+    plan = opts.plan(target)
+    common.check_buffer_memory(plan, plan.iodepth * target.io.bs, "--iodepth × --bs")
+    common.execute(plan, opts.with_cluster(cluster, hosts, wait_hosts))
 
 
 @app.command()
@@ -77,29 +87,35 @@ def null(
     ramp: Ramp = 0, seed: Seed = 1,
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
     prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
+    cluster: common.Cluster = None, hosts: common.Hosts = None, wait_hosts: common.WaitHosts = "60s",
     progress: ProgressMode = "auto",
+    rate: common.Rate = None, arrivals: common.Arrivals = "uniform", slo: common.Slo = None,
+    step_duration: common.StepDuration = "10s",
 ) -> None:
     """No I/O: every op completes at once. Measures the engine's own ceiling per core."""
     from chopsticks.backends.null import NullTarget
 
-    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet, progress)
+    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet,
+                      progress).with_rate(rate, arrivals, slo, step_duration)
     opts = opts.with_results(prometheus, results_dir, no_save)
-    common.execute(opts.plan(NullTarget(io=_block_io(bs, rw, rwmixread, "random", "0", None))), opts)
+    common.execute(opts.plan(NullTarget(io=_block_io(bs, rw, rwmixread, "random", "0", None))), opts.with_cluster(cluster, hosts, wait_hosts))
 
 
 S3_OP_CHOICES = ("put", "get", "delete", "head", "list", "mixed")
 
 
-def _mix(op: str, mix: str) -> tuple[tuple[str, int], ...]:
-    if op not in S3_OP_CHOICES:
-        raise typer.BadParameter(f"must be one of {', '.join(S3_OP_CHOICES)}, got '{op}'", param_hint="--op")
+def _mix(op: str, mix: str, choices: tuple[str, ...] = S3_OP_CHOICES) -> tuple[tuple[str, int], ...]:
+    """((op, weight), ...) from --op and, for --op mixed, --mix; choices end with "mixed"."""
+    if op not in choices:
+        raise typer.BadParameter(f"must be one of {', '.join(choices)}, got '{op}'", param_hint="--op")
     if op != "mixed":
         return ((op, 1),)
     pairs = []
     for part in mix.split(","):
         name, _, weight = part.partition("=")
-        if name.strip() not in S3_OP_CHOICES[:-1] or not weight.strip().isdigit():
-            raise typer.BadParameter(f"expected op=weight pairs like put=30,get=60, got '{part}'", param_hint="--mix")
+        if name.strip() not in choices[:-1] or not weight.strip().isdigit():
+            raise typer.BadParameter(f"expected op=weight pairs like {choices[0]}=30,{choices[1]}=60, got '{part}'",
+                                     param_hint="--mix")
         pairs.append((name.strip(), int(weight)))
     if sum(w for _, w in pairs) <= 0:
         raise typer.BadParameter("weights must add up to more than 0", param_hint="--mix")
@@ -128,6 +144,7 @@ def s3(
     procs: Procs = None, duration: Duration = None, io_total: IoTotal = None, ramp: Ramp = 0, seed: Seed = 1,
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
     prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
+    cluster: common.Cluster = None, hosts: common.Hosts = None, wait_hosts: common.WaitHosts = "60s",
     progress: ProgressMode = "auto",
 ) -> None:
     """S3 (RGW) throughput and latency: Python-driver threads, or the compiled client (--driver native), in pinned worker processes."""
@@ -146,4 +163,47 @@ def s3(
     opts = opts.with_results(prometheus or config.metrics.address, results_dir, no_save)
     target_class = NativeS3Target if config.driver == "native" else S3Target
     target = target_class(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup)
-    common.execute(opts.plan(target), opts)
+    common.execute(opts.plan(target), opts.with_cluster(cluster, hosts, wait_hosts))
+
+
+RADOS_OP_CHOICES = ("write", "read", "stat", "delete", "mixed")
+
+
+@app.command()
+def rados(
+    pool: Annotated[str, typer.Option("--pool", help="RADOS pool.")] = "chopsticks",
+    namespace: Annotated[str, typer.Option("--namespace", help="Object namespace in the pool (default: none).")] = "",
+    create_pool: Annotated[bool, typer.Option("--create-pool", help="Create the pool if missing (tagged for application 'rados').")] = False,
+    conf: Annotated[Optional[str], typer.Option("--conf", "-c", help="ceph.conf (default: the running `chopsticks lab`, $CEPH_CONF, /etc/ceph/ceph.conf).")] = None,
+    client_id: Annotated[str, typer.Option("--id", help="Ceph client id (client.<id>).")] = "admin",
+    keyring: Annotated[Optional[str], typer.Option("--keyring", help="Keyring file (default: from the conf).")] = None,
+    op: Annotated[str, typer.Option("--op", help="write | read | stat | delete | mixed.")] = "write",
+    mix: Annotated[str, typer.Option("--mix", help="Weights for --op mixed.")] = "write=30,read=70",
+    size: Annotated[str, typer.Option("--size", help="Object size, or a range MIN-MAX each write draws from uniformly (4k, 4M, 4k-64k); reads read up to MAX.")] = "4k",
+    objects: Annotated[int, typer.Option("--objects", min=1, max=1 << 26, help="Objects per worker, named <prefix>.<worker>.<n>; written before the start when the op reads, stats or deletes them.")] = 1024,
+    access: Annotated[str, typer.Option("--access", help="seq (object after object, as rados bench seq) | rand.")] = "rand",
+    prefix: Annotated[str, typer.Option("--prefix", help="Object name prefix.")] = "chopsticks",
+    cleanup: Annotated[bool, typer.Option("--cleanup/--no-cleanup", help="Remove the objects the run wrote or prefilled.")] = True,
+    connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the cluster.")] = 10,
+    procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
+    ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
+    csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+    cluster: common.Cluster = None, hosts: common.Hosts = None, wait_hosts: common.WaitHosts = "60s",
+) -> None:
+    """Saturate a RADOS pool through librados' C aio API (write_full, read, stat, remove): IOPS, MiB/s, the latency tail."""
+    from chopsticks.backends.rados import RadosTarget
+
+    ops = _mix(op, mix, RADOS_OP_CHOICES)
+    lo, hi = _size_range(size)
+    if access not in ("seq", "rand"):
+        raise typer.BadParameter(f"must be seq or rand, got '{access}'", param_hint="--access")
+    if not prefix or any(c in prefix for c in "\0/"):
+        raise typer.BadParameter("must be a non-empty name without '/'", param_hint="--prefix")
+    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet)
+    if conf is None:
+        conf, default_keyring = common.default_ceph_conf()
+        keyring = keyring or default_keyring
+    target = RadosTarget(conf=conf, client_id=client_id, keyring=keyring or "", pool=pool, namespace=namespace,
+                         mix=ops, size_min=lo, size_max=hi, objects=objects, access=access, prefix=prefix,
+                         cleanup=cleanup, create_pool=create_pool, connect_timeout_s=connect_timeout)
+    common.execute(opts.plan(target), opts.with_cluster(cluster, hosts, wait_hosts))

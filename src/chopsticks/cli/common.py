@@ -72,6 +72,18 @@ ResultsDir = Annotated[Optional[Path], typer.Option("--results-dir", help="Keep 
 NoSave = Annotated[bool, typer.Option("--no-save", help="Keep no run directory: only --csv/--timeseries-csv/--json are written.")]
 
 
+Rate = Annotated[Optional[float], typer.Option("--rate", help="Rate mode: this many ops/s over all workers (and hosts), each op timed from when it should have started; --iodepth then caps the ops in flight per worker.")]
+Arrivals = Annotated[str, typer.Option("--arrivals", help="Rate mode: uniform gaps between intended starts, or poisson (exponential gaps from --seed).")]
+Slo = Annotated[Optional[list[str]], typer.Option("--slo", help="Search the highest rate meeting this latency objective, e.g. p99<=5ms (repeatable; all must hold).")]
+StepDuration = Annotated[str, typer.Option("--step-duration", help="SLO search: measured time of each rate step.")]
+MAX_RATE = 1e9                      # ops/s: far past what any one run can do
+
+
+Cluster = Annotated[Optional[str], typer.Option("--cluster", envvar="CHOPSTICKS_CLUSTER", help="Run on every host of a Dask cluster: its scheduler (tcp://HOST:8786), or local:N for N hosts on this machine; --procs is then per host (README, \"Many client hosts\").")]
+Hosts = Annotated[Optional[int], typer.Option("--hosts", min=1, help="With --cluster: wait for this many hosts and run on that many (default: every connected host).")]
+WaitHosts = Annotated[str, typer.Option("--wait-hosts", help="With --cluster: how long to wait for the hosts.")]
+
+
 @dataclass(frozen=True)
 class RunOptions:
     procs: Optional[int]
@@ -86,6 +98,10 @@ class RunOptions:
     json: Optional[Path]
     quiet: bool
     progress: str = "auto"
+    cluster: Optional[str] = None   # --cluster: a Dask scheduler or local:N
+    hosts: Optional[int] = None
+    wait_hosts: str = "60s"
+    procs_cap: Optional[int] = None # with --cluster: more workers than this are useless (run: users)
     prometheus: Optional[str] = None    # [ADDR:]PORT of the live /metrics endpoint
     results_dir: Optional[Path] = None  # where run directories are made (default ./chopsticks-results)
     save: bool = True                   # keep a run directory (--no-save: False)
@@ -100,6 +116,33 @@ class RunOptions:
             except ValueError as e:
                 raise typer.BadParameter(str(e), param_hint="--prometheus") from None
         return replace(self, prometheus=prometheus, results_dir=results_dir, save=not no_save)
+    rate: Optional[float] = None    # --rate: total ops/s (rate mode)
+    arrivals: str = "uniform"
+    slo: tuple[str, ...] = ()       # --slo objectives: search the highest rate meeting them
+    step_duration: str = "10s"
+
+    def with_rate(self, rate: Optional[float], arrivals: str, slo: Optional[list[str]] = None,
+                  step_duration: str = "10s") -> RunOptions:
+        """Rate mode (--rate) or an SLO search (--slo): checked here, carried into the Plan."""
+        from chopsticks.plan import ARRIVALS
+
+        if rate is not None and not (0 < rate <= MAX_RATE):
+            raise typer.BadParameter(f"must be more than 0 and at most {MAX_RATE:.0e} ops/s, got {rate}",
+                                     param_hint="--rate")
+        if arrivals not in ARRIVALS:
+            raise typer.BadParameter(f"must be one of {', '.join(ARRIVALS)}, got '{arrivals}'", param_hint="--arrivals")
+        if slo and rate is not None:
+            raise typer.BadParameter("--slo searches the rate itself: leave out --rate", param_hint="--slo")
+        duration_option(step_duration, "--step-duration")
+        return replace(self, rate=rate, arrivals=arrivals, slo=tuple(slo or ()), step_duration=step_duration)
+
+    def with_cluster(self, cluster: Optional[str], hosts: Optional[int], wait_hosts: str,
+                     procs_cap: Optional[int] = None) -> RunOptions:
+        """These options run on a cluster when `cluster` is set; --hosts alone is a usage error."""
+        if not cluster and hosts is not None:
+            raise typer.BadParameter("needs --cluster (or CHOPSTICKS_CLUSTER)", param_hint="--hosts")
+        duration_option(wait_hosts, "--wait-hosts")
+        return replace(self, cluster=cluster or None, hosts=hosts, wait_hosts=wait_hosts, procs_cap=procs_cap)
 
     def plan(self, target) -> Plan:
         """Validate the generic settings and build the Plan (one-line errors, exit 2 for usage)."""
@@ -124,10 +167,27 @@ class RunOptions:
         op_timeout = duration_option(self.op_timeout, "--op-timeout")
         if op_timeout > MAX_OP_TIMEOUT_S:
             raise typer.BadParameter(f"at most {MAX_OP_TIMEOUT_S}s, got '{self.op_timeout}'", param_hint="--op-timeout")
+        if (self.rate is not None or self.slo) and not getattr(target, "supports_rate", False):
+            raise typer.BadParameter(f"rate mode is not available for this target ({target.name}) yet",
+                                     param_hint="--rate" if self.rate is not None else "--slo")
         check_outputs(self.csv, self.timeseries_csv, self.json)
         return Plan(target=target, procs=procs, cpus=cpus, iodepth=self.iodepth, duration_s=duration,
                     ramp_s=self.ramp, io_total=io_total, seed=self.seed,
-                    op_timeout_s=op_timeout, command=tuple(["chopsticks", *sys.argv[1:]]))
+                    op_timeout_s=op_timeout, command=tuple(["chopsticks", *sys.argv[1:]]),
+                    rate=self.rate, arrivals=self.arrivals)
+
+
+def check_buffer_memory(plan: Plan, per_worker_bytes: int, what: str) -> None:
+    """One-line error when the workers' I/O buffers would not fit in half the available memory."""
+    need = per_worker_bytes * plan.procs
+    try:
+        with open("/proc/meminfo") as f:
+            available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return
+    if need > available // 2:
+        raise ChopsticksError(f"{what} needs {need / 2**30:.1f} GiB of buffers over {plan.procs} worker(s), "
+                              f"more than half the {available / 2**30:.1f} GiB available: lower --iodepth, --bs or --procs")
 
 
 def check_outputs(*paths: Optional[Path]) -> None:
@@ -156,6 +216,8 @@ def check_outputs(*paths: Optional[Path]) -> None:
 def execute(plan: Plan, opts: RunOptions) -> None:
     """Run the plan, print the table, write the requested files; exit with the run's status."""
     check_outputs(opts.csv, opts.timeseries_csv, opts.json)
+    if opts.cluster:
+        return execute_on_cluster(plan, opts)
     progress = None if opts.quiet else progress_display(opts.progress)
     load = WorkerLoad()
     with run_outputs(plan, opts) as (run_dir, exporter):
@@ -175,6 +237,34 @@ def execute(plan: Plan, opts: RunOptions) -> None:
     if written:
         print(f"wrote {', '.join(written)}" + (" (partial)" if out.partial else ""))
     failed += keep_results(run_dir, document, rows, lambda p: export.write_timeseries_csv(p, out))
+    raise typer.Exit(exit_status(out, rows, failed))
+
+
+def execute_on_cluster(plan: Plan, opts: RunOptions) -> None:
+    """execute() on every host of a Dask cluster: the exact merged table, a line per host, the
+    hosts in the JSON and the time series; --procs is per host."""
+    from chopsticks.cluster.coordinator import ClusterRequest, run_cluster
+    from chopsticks.cluster.outcome import host_entries
+
+    request = ClusterRequest(opts.cluster, opts.hosts, duration_option(opts.wait_hosts, "--wait-hosts"),
+                             opts.procs, opts.procs_cap)
+    progress = None if opts.quiet else progress_display(opts.progress)
+    cluster = run_cluster(plan, request, [progress])
+    out = cluster.merged
+    rows = summarize(out)
+    name_of = plan.target.error_name
+    hosts = host_entries(cluster.hosts)
+    print(export.report_text(out, rows, name_of))
+    print(export.hosts_text(hosts, cluster.first_op_spread_ms))
+    document = {**export.result_document(out, rows, name_of), "hosts": hosts,
+                "first_op_spread_ms": cluster.first_op_spread_ms}
+    by_host = [(r.host.name, r.outcome) for r in cluster.hosts]
+    outputs = [(opts.csv, lambda p: export.write_summary_csv(p, rows)),
+               (opts.timeseries_csv, lambda p: export.write_timeseries_csv(p, out, by_host)),
+               (opts.json, lambda p: export.write_json(p, document))]
+    written, failed = write_outputs(outputs)
+    if written:
+        print(f"wrote {', '.join(written)}" + (" (partial)" if out.partial else ""))
     raise typer.Exit(exit_status(out, rows, failed))
 
 

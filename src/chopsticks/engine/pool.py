@@ -18,7 +18,7 @@ from chopsticks.engine.live import LiveRun, Observers, RunObserver, Tick
 from chopsticks.engine.shm import ERR_STALLED, Control, Header, RunMemory, ShmLayout, TsField, WorkerState
 from chopsticks.errors import ChopsticksError, Interrupted
 from chopsticks.metrics.histogram import percentiles_ns
-from chopsticks.plan import Plan
+from chopsticks.plan import ARRIVALS, Plan
 
 NO_DEADLINE = 2**63 - 1
 START_DELAY_NS = 20_000_000         # workers see the start time before it arrives
@@ -109,12 +109,7 @@ def _worker_main(plan: Plan, index: int, layout: ShmLayout, shm_name: str, paren
         time.sleep(max(0.0, (start_ns - time.monotonic_ns()) / 1e9))
         hdr[Header.STATE] = WorkerState.RUNNING
         ramp_end_ns = start_ns + plan.ramp_s * 1_000_000_000
-        spec = {
-            "n_ops": layout.n_ops, "max_secs": layout.max_secs, "start_ns": start_ns, "ramp_end_ns": ramp_end_ns,
-            "deadline_ns": NO_DEADLINE if plan.duration_s is None else ramp_end_ns + int(plan.duration_s * 1e9),
-            "ops_limit": plan.ops_limit(), "op_timeout_ns": int(plan.op_timeout_s * 1e9),
-            "iodepth": plan.iodepth, "seed": (plan.seed * 1_000_003 + plan.worker_index(index)) & (2**64 - 1),
-        }
+        spec = loop_spec(plan, layout, index, start_ns)
         hist, ts, errors = mem.worker_rows(index)
         before = resource.getrusage(resource.RUSAGE_SELF)
         out = session.run(hist, ts, errors, mem.control[Control.STOP:Control.STOP + 1], spec)
@@ -136,6 +131,34 @@ def _worker_main(plan: Plan, index: int, layout: ShmLayout, shm_name: str, paren
         if session is not None:
             session.close()
         mem.close()
+
+
+def loop_spec(plan: Plan, layout: ShmLayout, index: int, start_ns: int) -> dict:
+    """What worker `index` (local) hands its loop: the fields of _fast/engine.pxd's RunSpec and of
+    the recorder, from the Plan."""
+    ramp_end_ns = start_ns + plan.ramp_s * 1_000_000_000
+    g = plan.worker_index(index)
+    rate = (plan.rate or 0.0) / plan.workers_total      # the schedule is split evenly over workers
+    # Uniform arrivals: worker g's schedule is offset by g gaps of the total rate, so the workers'
+    # intended starts interleave evenly rather than coincide.
+    first_due_ns = start_ns + (g * 1e9 / plan.rate if plan.rate else 0.0)
+    return {
+        "n_ops": layout.n_ops, "n_target_ops": len(plan.target.op_names), "max_secs": layout.max_secs,
+        "start_ns": start_ns, "ramp_end_ns": ramp_end_ns,
+        "deadline_ns": NO_DEADLINE if plan.duration_s is None else ramp_end_ns + int(plan.duration_s * 1e9),
+        "ops_limit": plan.ops_limit(), "op_timeout_ns": int(plan.op_timeout_s * 1e9),
+        "max_inflight": plan.iodepth, "iodepth": plan.iodepth,
+        "seed": derive_seed(plan.seed, g), "rate": rate, "arrivals": ARRIVALS.index(plan.arrivals),
+        "first_due_ns": first_due_ns,
+    }
+
+
+def derive_seed(seed: int, *parts: int) -> int:
+    """One 64-bit seed per (run seed, worker, ...): the one place seeds are mixed."""
+    value = seed & (2**64 - 1)
+    for part in parts:
+        value = (value * 1_000_003 + part) & (2**64 - 1)
+    return value
 
 
 class _Stopper:
@@ -178,7 +201,7 @@ def run(plan: Plan, observers: Iterable[RunObserver] = (), start_gate: Callable[
     ns at which they start (a cluster run's common start); by default, a few ms from now."""
     obs = Observers(observers)
     info = plan.target.prepare(plan)
-    op_names = tuple(plan.target.op_names)
+    op_names = plan.op_names
     layout = ShmLayout(plan.procs, len(op_names), plan.max_secs)
     mem = RunMemory.create(layout)
     stopper = _Stopper(mem)

@@ -15,7 +15,7 @@ from chopsticks.engine.pool import RunOutcome
 from chopsticks.engine.shm import Phase
 from chopsticks.metrics import histogram
 from chopsticks.metrics.summary import (MEASURED, SUMMARY_COLUMNS, TIMESERIES_COLUMNS, errors_by_kind,
-                                        timeseries)
+                                        rate_summary, rate_text, timeseries)
 
 TABLE_COLUMNS = (("op", "op", "{}"), ("ops", "ops", "{:,}"), ("iops", "IOPS", "{:,.0f}"),
                  ("mib_s", "MiB/s", "{:,.1f}"), ("lat_mean_us", "mean µs", "{:,.1f}"),
@@ -59,6 +59,9 @@ def report_text(out: RunOutcome, rows: list[dict], name_of, width: int | None = 
     stalled = [f"{row['op']} {row['stalled']:,}" for row in rows[:-1] if row["stalled"]]
     if stalled:
         lines.append(f"stalled (in flight longer than --op-timeout {out.plan.op_timeout_s:g}s): " + ", ".join(stalled))
+    rate = rate_summary(out, rows)
+    if rate:
+        lines.extend(rate_text(rate))
     drained = int(out.hist[:, Phase.DRAIN].sum())
     if drained:
         lines.append(f"drain: {drained:,} ops completed after the end of the measured time (left out of the figures)")
@@ -81,8 +84,32 @@ def write_summary_csv(path: Path, rows: list[dict]) -> None:
     _write_csv(path, SUMMARY_COLUMNS, rows)
 
 
-def write_timeseries_csv(path: Path, out: RunOutcome) -> None:
-    _write_csv(path, TIMESERIES_COLUMNS, timeseries(out))
+def write_timeseries_csv(path: Path, out: RunOutcome, hosts: list[tuple[str, RunOutcome]] = ()) -> None:
+    """The per-second series. A cluster run passes its `hosts` (name, outcome): a `host` column
+    then leads, the cluster's rows (host "all") first, then each host's own."""
+    if not hosts:
+        _write_csv(path, TIMESERIES_COLUMNS, timeseries(out))
+        return
+    rows = [{"host": "all", **row} for row in timeseries(out)]
+    for name, host_out in hosts:
+        rows += [{"host": name, **row} for row in timeseries(host_out)]
+    _write_csv(path, ("host", *TIMESERIES_COLUMNS), rows)
+
+
+def hosts_text(hosts: list[dict], first_op_spread_ms: float | None) -> str:
+    """A line per host of a cluster run (from the JSON's `hosts` entries) and how far apart the
+    hosts' first operations began."""
+    lines = []
+    for h in hosts:
+        row = h["summary"][-1]
+        p99 = row["lat_p99_us"]
+        lines.append(f"host {h['host']}: {row['ops']:,} ops, {row['iops']:,.0f} IOPS, p99 "
+                     + ("-" if p99 is None or math.isnan(p99) else f"{p99:,.1f} µs")
+                     + f", errors {row['errors']:,}, clock {h['clock_offset_ms']:+.1f} ms"
+                     + (f", LOST after second {h['lost_at_s']}" if h.get("lost_at_s") is not None else ""))
+    if first_op_spread_ms is not None:
+        lines.append(f"first ops of the {len(hosts)} hosts within {first_op_spread_ms:.1f} ms")
+    return "\n".join(lines)
 
 
 def result_document(out: RunOutcome, rows: list[dict], name_of, hints: list[str] = ()) -> dict:
@@ -101,7 +128,9 @@ def result_document(out: RunOutcome, rows: list[dict], name_of, hints: list[str]
         "hints": list(hints),
         "settings": {"procs": plan.procs, "cpus": list(plan.cpus), "iodepth": plan.iodepth,
                      "duration_s": plan.duration_s, "ramp_s": plan.ramp_s, "io_total": plan.io_total,
-                     "seed": plan.seed, "op_timeout_s": plan.op_timeout_s, "target": plan.target.settings()},
+                     "seed": plan.seed, "op_timeout_s": plan.op_timeout_s, "rate_ops_s": plan.rate,
+                     "arrivals": plan.arrivals, "target": plan.target.settings()},
+        "rate": rate_summary(out, rows),
         "cluster": out.info,
         "measured_s": out.measured_s,
         "drain_ops": int(out.hist[:, Phase.DRAIN].sum()),

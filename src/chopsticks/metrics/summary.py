@@ -8,10 +8,13 @@ import numpy as np
 
 from chopsticks.engine.pool import RunOutcome
 from chopsticks.engine.shm import ERR_STALLED, Phase, TsField
-from chopsticks.metrics.histogram import PERCENTILES, percentiles_ns
+from chopsticks.metrics.histogram import LOWER_NS, PERCENTILES, percentiles_ns
+from chopsticks.plan import SCHEDULE_LAG
 
 OPS, BYTES, ERRORS, LAT_SUM, LAT_MAX = TsField.OPS, TsField.BYTES, TsField.ERRORS, TsField.LAT_SUM_NS, TsField.LAT_MAX_NS
 MEASURED = Phase.MEASURED
+LATE_NS = 1_000_000                 # an op sent more than 1 ms after its intended start is late
+KEPT_UP = 0.97                      # achieved / asked rate below this: the rate was not reached
 PCT_COLUMNS = tuple(f"lat_p{format(p, 'g').replace('.', '_')}_us" for p in PERCENTILES)
 
 # Summary columns (CSV header = these names, JSON keys alike):
@@ -36,8 +39,11 @@ def summarize(out: RunOutcome) -> list[dict]:
     rows = []
     for o, name in enumerate(out.op_names):
         if hist[o].sum() or errs[o].sum():
-            rows.append(_row(name, hist[o], ts[:, o].sum(axis=0), errs[o], float(lat_max[o]), secs))
-    own = [o for o, name in enumerate(out.op_names) if name not in out.plan.target.derived_ops]
+            row = _row(name, hist[o], ts[:, o].sum(axis=0), errs[o], float(lat_max[o]), secs)
+            if name in out.plan.derived_ops:          # a timing of part of other ops: latency only
+                row.update(iops=math.nan, mib_s=math.nan)
+            rows.append(row)
+    own = [o for o, name in enumerate(out.op_names) if name not in out.plan.derived_ops]
     rows.append(_row("all", hist[own].sum(axis=0), ts[:, own].sum(axis=(0, 1)), errs[own].sum(axis=0),
                      float(lat_max[own].max(initial=0)), secs))
     return rows
@@ -92,7 +98,7 @@ def timeseries(out: RunOutcome) -> list[dict]:
         phase = phase_of_second(out, sec)
         for o, op in enumerate(out.op_names):
             f = ts[sec, o]
-            if op in out.plan.target.derived_ops and not (f[OPS] or f[ERRORS]):
+            if op in out.plan.derived_ops and not (f[OPS] or f[ERRORS]):
                 continue
             rows.append({
                 "second": sec, "phase": phase, "op": op,
@@ -105,3 +111,29 @@ def timeseries(out: RunOutcome) -> list[dict]:
                 "lat_p99_9_us": out.tick_p99_9_ns[sec, o] / 1e3,
             })
     return rows
+
+
+def rate_summary(out: RunOutcome, rows: list[dict]) -> dict | None:
+    """Rate mode: what was asked, what was achieved, and how late the generator sent ops (the
+    user must know when the load tool, not Ceph, was the limit). None in a closed loop."""
+    plan = out.plan
+    if plan.rate is None:
+        return None
+    lag = out.hist[:, MEASURED, out.op_names.index(SCHEDULE_LAG)].sum(axis=0)
+    late = int(lag[LOWER_NS >= LATE_NS].sum())
+    achieved = rows[-1]["ops"] / max(out.measured_s, 1e-9) if rows[-1]["ops"] else 0.0
+    p50, p99, p999 = percentiles_ns(lag, (50.0, 99.0, 99.9))
+    return {"asked_ops_s": plan.rate, "achieved_ops_s": achieved, "arrivals": plan.arrivals,
+            "late_ops": late, "late_pct": 100.0 * late / max(1, int(lag.sum())),
+            "lag_p50_us": p50 / 1e3, "lag_p99_us": p99 / 1e3, "lag_p99_9_us": p999 / 1e3,
+            "kept_up": achieved >= KEPT_UP * plan.rate}
+
+
+def rate_text(rate: dict) -> list[str]:
+    lines = [f"rate: asked {rate['asked_ops_s']:,.0f} ops/s ({rate['arrivals']}), achieved {rate['achieved_ops_s']:,.0f} "
+             f"ops/s; schedule lag p50 {rate['lag_p50_us']:,.1f} µs, p99 {rate['lag_p99_us']:,.1f} µs; "
+             f"{rate['late_ops']:,} ops ({rate['late_pct']:.1f} %) sent more than 1 ms late"]
+    if not rate["kept_up"]:
+        lines.append(f"rate not reached: the generator (its CPU, or --iodepth ops in flight per worker) or the "
+                     f"cluster could not keep up; latency is still timed from each op's intended start")
+    return lines

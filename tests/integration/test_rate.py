@@ -1,0 +1,112 @@
+"""Rate mode (issue #11): the schedule is kept, and latency is timed from each op's intended start,
+so a cluster stall costs every op it delayed, not one per in-flight slot."""
+import csv
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from helpers.engine_cli import bench, load_json, start_bench, wait_for_workers
+from chopsticks._fast.null_loop import intended_starts
+from chopsticks.metrics.histogram import LOWER_NS, from_sparse, percentiles_ns
+
+UNIFORM, POISSON = 0, 1
+
+
+def test_uniform_schedule_is_exact():
+    starts = intended_starts(2000.0, UNIFORM, 1, 1000)
+    assert np.allclose(np.diff(starts), 500_000.0)
+
+
+def test_poisson_gaps_fit_the_exponential():
+    """Kolmogorov–Smirnov against the exponential of the asked rate, at the 1 % level."""
+    rate, n = 1000.0, 20_000
+    gaps = np.sort(np.diff(intended_starts(rate, POISSON, 42, n + 1))) / 1e9
+    cdf = 1.0 - np.exp(-rate * gaps)
+    ecdf_hi = np.arange(1, n + 1) / n
+    ecdf_lo = np.arange(0, n) / n
+    d = max(np.max(ecdf_hi - cdf), np.max(cdf - ecdf_lo))
+    assert d < 1.63 / np.sqrt(n), d
+    assert gaps.mean() == pytest.approx(1 / rate, rel=0.03)
+    # Another seed gives another schedule; the same seed the same one.
+    assert not np.array_equal(intended_starts(rate, POISSON, 43, 10), intended_starts(rate, POISSON, 42, 10))
+    assert np.array_equal(intended_starts(rate, POISSON, 42, 10), intended_starts(rate, POISSON, 42, 10))
+
+
+def rows_by_op(doc):
+    return {r["op"]: r for r in doc["summary"]}
+
+
+def test_null_at_2000_ops_s_keeps_the_rate_every_second(tmp_path):
+    out = tmp_path / "r.json"
+    r = bench("null", "--procs", 2, "--rate", 2000, "--duration", "4s", "--quiet", "--json", out, "--no-save")
+    assert r.returncode == 0, r.stderr
+    doc = load_json(out)
+    assert doc["rate"]["achieved_ops_s"] == pytest.approx(2000, rel=0.02)
+    per_second = [s["iops"] for s in doc["timeseries"] if s["op"] == "write" and s["phase"] == "measured"]
+    assert len(per_second) == 4 and all(abs(n - 2000) <= 40 for n in per_second), per_second
+    rows = rows_by_op(doc)
+    assert {"write", "write.service", "schedule.lag", "all"} <= set(rows)
+    assert rows["all"]["ops"] == rows["write"]["ops"]                 # derived rows are not ops
+    assert "rate: asked 2,000 ops/s (uniform), achieved" in r.stdout
+
+
+def test_without_rate_nothing_changes(tmp_path):
+    out = tmp_path / "r.json"
+    r = bench("null", "--procs", 1, "--duration", "1s", "--quiet", "--json", out, "--no-save")
+    assert r.returncode == 0, r.stderr
+    doc = load_json(out)
+    assert set(rows_by_op(doc)) == {"write", "all"} and doc["rate"] is None
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--rate", "0"], "--rate"), (["--rate", "-5"], "--rate"), (["--rate", "1e12"], "--rate"),
+    (["--arrivals", "bursty"], "--arrivals"), (["--rate", "10", "--slo", "p99<=5ms"], "leave out --rate"),
+])
+def test_bad_rate_options_are_usage_errors(args, needle):
+    r = bench("null", *args, "-t", "1s", "--quiet", timeout=30)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_rbd_at_1000_ops_s(lab, tmp_path):
+    out = tmp_path / "r.json"
+    r = bench("rbd", "--conf", lab.conf, "--keyring", lab.keyring, "--pool", lab.pool, "--image", lab.image,
+              "--procs", 2, "--rate", 1000, "--duration", "4s", "--quiet", "--json", out, "--no-save")
+    assert r.returncode == 0, r.stderr
+    doc = load_json(out)
+    assert doc["rate"]["achieved_ops_s"] == pytest.approx(1000, rel=0.02)
+    per_second = [s["iops"] for s in doc["timeseries"] if s["op"] == "write" and s["phase"] == "measured"]
+    assert all(abs(n - 1000) <= 50 for n in per_second), per_second
+    rows = rows_by_op(doc)
+    # Response time includes the schedule lag; service time does not.
+    assert rows["write"]["lat_p50_us"] >= rows["write.service"]["lat_p50_us"]
+
+
+def test_a_one_second_stall_costs_a_second_of_ops(lab, tmp_path):
+    """Coordinated omission: with the OSD stopped 1 s at 1000 ops/s, about a thousand ops are
+    delayed (response time up to ~1 s), while service time sees only the ops in flight."""
+    out = tmp_path / "r.json"
+    osd = lab.pids["osd.0"]
+    proc = start_bench("rbd", "--conf", lab.conf, "--keyring", lab.keyring, "--pool", lab.pool, "--image", lab.image,
+                       "--procs", 2, "--iodepth", 16, "--rate", 1000, "--duration", "8s", "--quiet", "--json", out,
+                       "--no-save")
+    wait_for_workers(proc, 2)
+    time.sleep(4)
+    os.kill(osd, signal.SIGSTOP)
+    try:
+        time.sleep(1.0)
+    finally:
+        os.kill(osd, signal.SIGCONT)
+    _, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 0, stderr
+    doc = load_json(out)
+    response = from_sparse(doc["histogram"]["ops"]["write"])
+    service = from_sparse(doc["histogram"]["ops"]["write.service"])
+    (resp_p95,), (serv_p95,) = percentiles_ns(response, (95.0,)), percentiles_ns(service, (95.0,))
+    assert resp_p95 >= 10 * serv_p95, (resp_p95, serv_p95)
+    slow_response = int(response[LOWER_NS >= 100_000_000].sum())     # delayed by ≥ 100 ms
+    slow_service = int(service[LOWER_NS >= 100_000_000].sum())
+    assert 600 <= slow_response <= 1500, slow_response                # about a second's worth
+    assert slow_service <= 32                                          # at most the ops in flight
