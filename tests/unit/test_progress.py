@@ -126,3 +126,11 @@ def test_progress_modes(monkeypatch):
     assert isinstance(progress_display("auto", io.StringIO()), PlainProgress)
     assert isinstance(progress_display("plain", io.StringIO()), PlainProgress)
     assert isinstance(progress_display("live", io.StringIO()), LiveTable)
+
+
+def test_a_slow_start_is_shown_once_a_second_after_two_seconds():
+    out = io.StringIO()
+    display = PlainProgress(out)
+    for elapsed in (0.5, 1.9, 2.0, 2.5, 3.01, 3.5):
+        display.waiting(1, 2, elapsed)
+    assert out.getvalue().splitlines() == ["[start] 1/2 workers ready after 2s", "[start] 1/2 workers ready after 3s"]

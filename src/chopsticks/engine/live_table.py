@@ -63,7 +63,7 @@ class LiveTable(ProgressDisplay):
         self.workers = f"{plan.workers_total} worker{'s' if plan.workers_total > 1 else ''}"
 
     def show_waiting(self, text: str) -> None:
-        self.header, self.body = text, Text("")
+        self.header, self.body = f"starting: {text}", Text("")
         self._draw()
 
     def show(self, view: SecondView) -> None:

@@ -109,13 +109,13 @@ class ProgressDisplay:
     def waiting(self, ready: int, total: int, elapsed_s: float) -> None:
         """While workers start (connect, prefill): once a second after the first START_QUIET_S."""
         if elapsed_s >= self.waited_s:
-            self.show_waiting(f"starting: {ready}/{total} workers ready after {elapsed_s:.0f}s")
+            self.show_waiting(f"{ready}/{total} workers ready after {elapsed_s:.0f}s")
             self.waited_s += 1
 
     def started(self, run: LiveRun) -> None:
         self.run = run
         self.op_names = run.op_names
-        self.derived = tuple(run.plan.target.derived_ops)
+        self.derived = tuple(run.plan.derived_ops)
 
     def tick(self, tick: Tick) -> None:
         view = SecondView(tick, self.op_names, self.derived, self.shown)
