@@ -4,7 +4,7 @@ import re
 from chopsticks.errors import ChopsticksError
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|h|m|s)")
 
 
 def parse_size(text: str, what: str = "size") -> int:
@@ -20,7 +20,7 @@ def parse_size(text: str, what: str = "size") -> int:
 
 
 def parse_duration(text: str, what: str = "duration") -> float:
-    """Seconds in '30', '30s', '5m', '1h30m', '500ms'."""
+    """Seconds in '30', '30s', '5m', '1h30m', '500ms', '250us'."""
     s = str(text).strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", s):
         seconds = float(s)
@@ -28,7 +28,7 @@ def parse_duration(text: str, what: str = "duration") -> float:
         parts = _DURATION.findall(s)
         if not parts or "".join(n + u for n, u in parts) != s:
             raise ChopsticksError(f"{what}: cannot read '{text}' as a duration (e.g. 30s, 5m, 1h30m)")
-        scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+        scale = {"us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1, "m": 60, "h": 3600}
         seconds = sum(float(n) * scale[u] for n, u in parts)
     if seconds <= 0:
         raise ChopsticksError(f"{what}: must be more than 0, got '{text}'")

@@ -110,3 +110,27 @@ def test_a_one_second_stall_costs_a_second_of_ops(lab, tmp_path):
     slow_service = int(service[LOWER_NS >= 100_000_000].sum())
     assert 600 <= slow_response <= 1500, slow_response                # about a second's worth
     assert slow_service <= 32                                          # at most the ops in flight
+
+
+def test_slo_search_on_the_lab(lab, tmp_path):
+    curve, doc_path = tmp_path / "curve.csv", tmp_path / "slo.json"
+    r = bench("rbd", "--conf", lab.conf, "--keyring", lab.keyring, "--pool", lab.pool, "--image", lab.image,
+              "--procs", 1, "--slo", "p99<=20ms", "--step-duration", "2s", "--progress", "none",
+              "--csv", curve, "--json", doc_path, timeout=300)
+    assert r.returncode in (0, 4), r.stdout + r.stderr
+    rows = list(csv.DictReader(open(curve)))
+    assert rows[0]["asked_ops_s"] == "" and len(rows) >= 3                      # the probe, then steps
+    steps = [r for r in rows[1:]]
+    for row in steps:                                   # a step that met the SLO reached its rate
+        if row["slo_met"] == "True":
+            assert float(row["achieved_ops_s"]) >= 0.97 * float(row["asked_ops_s"])
+    climb = [float(r["achieved_ops_s"]) for r in steps[:5] if r["slo_met"] == "True"]
+    assert climb == sorted(climb)                       # achieved rates rise with the asked ones
+    doc = load_json(doc_path)
+    assert len(doc["steps"]) == len(rows) and doc["steps"][1]["settings"]["rate_ops_s"] > 0
+    if r.returncode == 0:
+        assert "answer:" in r.stdout and doc["answer_ops_s"] > 0
+        met = [float(r["asked_ops_s"]) for r in steps if r["slo_met"] == "True"]
+        assert doc["answer_ops_s"] == max(met)
+    else:
+        assert "no rate met" in r.stdout and doc["answer_ops_s"] is None

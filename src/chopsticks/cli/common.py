@@ -216,56 +216,46 @@ def check_outputs(*paths: Optional[Path]) -> None:
 def execute(plan: Plan, opts: RunOptions) -> None:
     """Run the plan, print the table, write the requested files; exit with the run's status."""
     check_outputs(opts.csv, opts.timeseries_csv, opts.json)
-    if opts.cluster:
-        return execute_on_cluster(plan, opts)
+    if opts.slo:
+        from chopsticks.cli.slo import execute_slo
+
+        return execute_slo(plan, opts)
     progress = None if opts.quiet else progress_display(opts.progress)
     load = WorkerLoad()
     with run_outputs(plan, opts) as (run_dir, exporter):
-        out = pool.run(plan, [progress, load, exporter])
+        cluster = run_on_cluster(plan, opts, [progress]) if opts.cluster else None
+        out = cluster.merged if cluster else pool.run(plan, [progress, load, exporter])
     rows = summarize(out)
     name_of = plan.target.error_name
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     print(export.report_text(out, rows, name_of, width))
+    if cluster:
+        print(export.hosts_text(cluster.host_entries, cluster.first_op_spread_ms))
     run_hints = hints(out, rows, name_of, load)
     if run_hints:
         print(wrap_hints(run_hints, width))
     document = export.result_document(out, rows, name_of, run_hints)
+    if cluster:
+        document.update(hosts=cluster.host_entries, first_op_spread_ms=cluster.first_op_spread_ms)
     outputs = [(opts.csv, lambda p: export.write_summary_csv(p, rows)),
-               (opts.timeseries_csv, lambda p: export.write_timeseries_csv(p, out)),
+               (opts.timeseries_csv, lambda p: export.write_timeseries_csv(p, out, cluster.by_host() if cluster else ())),
                (opts.json, lambda p: export.write_json(p, document))]
     written, failed = write_outputs(outputs)
     if written:
         print(f"wrote {', '.join(written)}" + (" (partial)" if out.partial else ""))
-    failed += keep_results(run_dir, document, rows, lambda p: export.write_timeseries_csv(p, out))
+    failed += keep_results(run_dir, document, rows, lambda p: export.write_timeseries_csv(p, out, cluster.by_host() if cluster else ()))
     raise typer.Exit(exit_status(out, rows, failed))
 
 
-def execute_on_cluster(plan: Plan, opts: RunOptions) -> None:
-    """execute() on every host of a Dask cluster: the exact merged table, a line per host, the
-    hosts in the JSON and the time series; --procs is per host."""
+def run_on_cluster(plan: Plan, opts: RunOptions, observers):
+    """Run the plan on every host of opts.cluster (--procs per host); the ClusterOutcome."""
     from chopsticks.cluster.coordinator import ClusterRequest, run_cluster
-    from chopsticks.cluster.outcome import host_entries
 
+    if opts.prometheus:
+        raise typer.BadParameter("not served in cluster runs yet", param_hint="--prometheus")
     request = ClusterRequest(opts.cluster, opts.hosts, duration_option(opts.wait_hosts, "--wait-hosts"),
                              opts.procs, opts.procs_cap)
-    progress = None if opts.quiet else progress_display(opts.progress)
-    cluster = run_cluster(plan, request, [progress])
-    out = cluster.merged
-    rows = summarize(out)
-    name_of = plan.target.error_name
-    hosts = host_entries(cluster.hosts)
-    print(export.report_text(out, rows, name_of))
-    print(export.hosts_text(hosts, cluster.first_op_spread_ms))
-    document = {**export.result_document(out, rows, name_of), "hosts": hosts,
-                "first_op_spread_ms": cluster.first_op_spread_ms}
-    by_host = [(r.host.name, r.outcome) for r in cluster.hosts]
-    outputs = [(opts.csv, lambda p: export.write_summary_csv(p, rows)),
-               (opts.timeseries_csv, lambda p: export.write_timeseries_csv(p, out, by_host)),
-               (opts.json, lambda p: export.write_json(p, document))]
-    written, failed = write_outputs(outputs)
-    if written:
-        print(f"wrote {', '.join(written)}" + (" (partial)" if out.partial else ""))
-    raise typer.Exit(exit_status(out, rows, failed))
+    return run_cluster(plan, request, observers)
 
 
 def write_outputs(outputs) -> tuple[list[str], list[str]]:

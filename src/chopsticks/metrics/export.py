@@ -72,7 +72,8 @@ def report_text(out: RunOutcome, rows: list[dict], name_of, width: int | None = 
     return "\n".join(lines)
 
 
-def _write_csv(path: Path, columns, rows) -> None:
+def write_rows_csv(path: Path, columns, rows) -> None:
+    """Rows (dicts) as CSV under `columns`; floats with 3 decimals."""
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()
@@ -81,19 +82,19 @@ def _write_csv(path: Path, columns, rows) -> None:
 
 
 def write_summary_csv(path: Path, rows: list[dict]) -> None:
-    _write_csv(path, SUMMARY_COLUMNS, rows)
+    write_rows_csv(path, SUMMARY_COLUMNS, rows)
 
 
 def write_timeseries_csv(path: Path, out: RunOutcome, hosts: list[tuple[str, RunOutcome]] = ()) -> None:
     """The per-second series. A cluster run passes its `hosts` (name, outcome): a `host` column
     then leads, the cluster's rows (host "all") first, then each host's own."""
     if not hosts:
-        _write_csv(path, TIMESERIES_COLUMNS, timeseries(out))
+        write_rows_csv(path, TIMESERIES_COLUMNS, timeseries(out))
         return
     rows = [{"host": "all", **row} for row in timeseries(out)]
     for name, host_out in hosts:
         rows += [{"host": name, **row} for row in timeseries(host_out)]
-    _write_csv(path, ("host", *TIMESERIES_COLUMNS), rows)
+    write_rows_csv(path, ("host", *TIMESERIES_COLUMNS), rows)
 
 
 def hosts_text(hosts: list[dict], first_op_spread_ms: float | None) -> str:
