@@ -148,3 +148,79 @@ def test_dropped_connections_are_named_and_reconnected(tmp_path, hanging_up_serv
     assert set(doc["errors_by_kind"]["put"]) <= {"connection:EOF", "connection:ECONNRESET", "connection:EPIPE"}
     # every failed request closed its connection; the next request on it reconnected
     assert rows["put"]["errors"] - 4 <= rows["reconnect"]["ops"] <= rows["put"]["errors"]
+
+
+@pytest.fixture
+def vanishing_server():
+    """A loopback keep-alive HTTP server that answers its first 200 requests (4 KiB bodies to
+    GETs), then closes its listening socket and every connection: from then on connects are
+    refused, as with RGW stopped. Yields its port."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    left, lock, conns = [200], threading.Lock(), []
+
+    def vanish() -> None:
+        server.shutdown(socket.SHUT_RDWR)       # stops listening at once, unlike close()
+        for conn in conns:
+            conn.shutdown(socket.SHUT_RDWR)
+
+    def serve(conn: socket.socket) -> None:
+        try:
+            answer(conn)
+        except OSError:                         # the connection was shut down
+            pass
+
+    def answer(conn: socket.socket) -> None:
+        request = b""
+        while True:
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                request += chunk
+            head, _, request = request.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            while len(request) < length:
+                request += conn.recv(65536)
+            request = request[length:]
+            with lock:
+                left[0] -= 1
+                if left[0] < 0:
+                    return vanish()
+            body = b"x" * 4096 if head.startswith(b"GET ") else b""
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conns.append(conn)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+
+
+def test_refused_connects_back_off_and_errors_follow_the_mix(tmp_path, vanishing_server):
+    """With the endpoint gone, each connection waits 1 ms, 2 ms, ... up to 1 s between
+    operations instead of spinning on refused connects: little CPU, few errors, and each error
+    is the op the mix made due (a failed DELETE keeps its object, so GETs still find objects)."""
+    config = tmp_path / "vanish.yaml"
+    config.write_text(yaml.safe_dump({"endpoint": f"http://127.0.0.1:{vanishing_server}", "access_key": "a",
+                                      "secret_key": "s", "bucket": "b", "driver": "native"}))
+    r = bench("s3", "--workload-config", config, "--op", "mixed", "--mix", "put=40,get=40,delete=20",
+              "--objects", 5, "--procs", 1, "--concurrency", 4, "--duration", "4s", "--no-cleanup",
+              "--json", tmp_path / "r.json", "--quiet")
+    assert r.returncode == 4, r.stdout + r.stderr
+    doc = load_json(tmp_path / "r.json")
+    refused = {op: kinds.get("connection:ECONNREFUSED", 0) for op, kinds in doc["errors_by_kind"].items()}
+    # 4 connections, each failing at most ~13 times in 4 s (1 + 2 + ... + 512 ms, then 1 s apart)
+    assert 20 < sum(refused.values()) <= 4 * 14
+    assert refused["put"] >= 4 and refused["get"] >= 4 and refused["delete"] >= 1
+    worker = doc["workers"][0]
+    assert worker["cpu_user_s"] + worker["cpu_sys_s"] < 1.0      # spinning took all of the 4 s

@@ -46,6 +46,7 @@ cdef struct Conn:
     uint64_t first_byte_ns
     uint64_t done_ns
     uint64_t reconnect_ns        # the TCP connect this request made first, 0 if none
+    bint connect_failed          # the request failed while connecting: nothing reached the server
 
 cdef struct Endpoint:
     Conn *conns

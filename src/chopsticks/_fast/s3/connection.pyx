@@ -114,6 +114,7 @@ cdef Step finish(Endpoint *ep, Conn *c) noexcept nogil:
 cdef Step fail(Conn *c, int code) noexcept nogil:
     c.done_ns = now_ns()
     c.code = code
+    c.connect_failed = c.state == CONN_CONNECTING
     close_conn(c)
     c.state = CONN_IDLE
     return DONE
@@ -209,6 +210,7 @@ cdef void conn_reset(Conn *c) noexcept nogil:
     c.code = 0
     c.first_byte_ns = 0
     c.reconnect_ns = 0
+    c.connect_failed = 0
 
 
 cdef Step start(Endpoint *ep, Conn *c, uint64_t now) noexcept nogil:
@@ -217,11 +219,11 @@ cdef Step start(Endpoint *ep, Conn *c, uint64_t now) noexcept nogil:
     c.submit_ns = now
     conn_reset(c)
     if c.fd < 0:
+        c.state = CONN_CONNECTING
         r = open_socket(ep, c)
         if r < 0:
             return fail(c, CODE_ERRNO - r)
         if r > 0:
-            c.state = CONN_CONNECTING
             return PENDING if set_events(ep, c, EPOLLOUT) == 0 else fail(c, CODE_ERRNO + errno)
         c.reconnect_ns = now_ns() - now
     c.state = CONN_SENDING

@@ -6,6 +6,11 @@ cdef enum:
     PATH_BYTES = 1280            # an object's path: base + serial
     SERIAL_DIGITS = 12
     SCAN_NS = 100000000          # how often the load looks for stalled and timed-out requests
+    # In the measured run, after an operation whose connect failed (refused, unreachable, timed
+    # out), its connection waits before its next one: BACKOFF_MIN_NS, doubling with each failure in a row up to
+    # BACKOFF_MAX_NS; a connect that succeeds resets it.
+    BACKOFF_MIN_NS = 1000000
+    BACKOFF_MAX_NS = 1000000000
 
     # Operations, in OP_NAMES order; the two last slots time parts of other operations.
     OP_PUT = 0
@@ -26,7 +31,11 @@ cdef struct Mix:
 cdef struct Slot:                # one connection's share of the load
     int op
     uint64_t key
+    size_t key_index             # where key is in keys (GET, HEAD, DELETE)
     bint stalled                 # counted as older than --op-timeout
+    bint waiting                 # backing off: no operation before wake_ns
+    uint64_t wake_ns
+    uint64_t backoff_ns          # the last wait, 0 after a successful connect
     uint64_t *keys               # serials of this connection's objects
     size_t nkeys
     size_t cap_keys
@@ -56,6 +65,8 @@ cdef struct Load:
     int64_t *stop
     bint submitting
     int inflight
+    int waiting                  # connections backing off
+    uint64_t next_wake_ns        # the earliest wake_ns of those
     uint64_t submitted
     uint64_t completed
 

@@ -47,7 +47,6 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
     cdef Slot *s = &L.slots[c.index]
     cdef Req r
     cdef int op = pick_op(L)
-    cdef size_t i
     if (op == OP_GET or op == OP_HEAD or op == OP_DELETE) and s.nkeys == 0:
         if L.delete_only:
             return RETIRE
@@ -64,11 +63,8 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
             r.body, r.has_body = L.payload, 1
             r.body_len = L.size_min + (splitmix64(&L.rng) % (L.size_span + 1) if L.size_span else 0)
         else:
-            i = splitmix64(&L.rng) % s.nkeys
-            s.key = s.keys[i]
-            if op == OP_DELETE:
-                s.nkeys -= 1
-                s.keys[i] = s.keys[s.nkeys]
+            s.key_index = splitmix64(&L.rng) % s.nkeys
+            s.key = s.keys[s.key_index]
         object_path(L, s)
         r.path, r.path_len = s.path, s.path_len
     s.op = op
@@ -95,6 +91,11 @@ cdef void record(Load *L, Conn *c) noexcept nogil:
         code = error_code(L.ep, c)
     if code == 0 and s.op == OP_PUT:
         keep_key(s, s.key)
+    if s.op == OP_DELETE and (code == 0 or L.delete_only):
+        # a failed DELETE keeps its object for later operations (cleanup tries each one once)
+        s.nkeys -= 1
+        s.keys[s.key_index] = s.keys[s.nkeys]
+    back_off(L, s, c)
     if L.rec == NULL:
         return
     if code:
@@ -107,6 +108,19 @@ cdef void record(Load *L, Conn *c) noexcept nogil:
         record_ok(L.rec, OP_RECONNECT, c.reconnect_ns, 0, c.done_ns)
 
 
+cdef void back_off(Load *L, Slot *s, Conn *c) noexcept nogil:
+    """After a failed connect in the measured run, the connection waits longer each time
+    (bounded); it does not retry the operation: each one that was due counts once. Prefill and
+    cleanup try each object once, without waiting."""
+    if not c.connect_failed or L.rec == NULL:
+        s.backoff_ns = 0
+        return
+    s.backoff_ns = BACKOFF_MIN_NS if s.backoff_ns == 0 else 2 * s.backoff_ns
+    if s.backoff_ns > BACKOFF_MAX_NS:
+        s.backoff_ns = BACKOFF_MAX_NS
+    s.wake_ns = c.done_ns + s.backoff_ns
+
+
 cdef bint may_submit(Load *L, uint64_t now) noexcept nogil:
     """Whether new operations may start; once not, completions from then on are the drain."""
     if L.submitting and (L.stop[0] != 0 or now >= L.deadline_ns or L.budget == 0):
@@ -117,13 +131,38 @@ cdef bint may_submit(Load *L, uint64_t now) noexcept nogil:
 
 
 cdef void drive(Load *L, Conn *c) noexcept nogil:
-    """Keep idle connection c busy; an operation that fails at once is recorded and replaced."""
+    """Keep idle connection c busy; an operation that fails at once is recorded and replaced,
+    unless the connection has to back off first."""
+    cdef Slot *s = &L.slots[c.index]
     cdef uint64_t now = now_ns()
     while may_submit(L, now):
+        if s.backoff_ns and now < s.wake_ns:
+            s.waiting = 1
+            L.waiting += 1
+            if s.wake_ns < L.next_wake_ns:
+                L.next_wake_ns = s.wake_ns
+            return
         if issue(L, c, now) != DONE:
             return
         record(L, c)
         now = now_ns()
+
+
+cdef void wake(Load *L, uint64_t now) noexcept nogil:
+    """Drive the connections whose backoff is over; note when the next one's ends."""
+    cdef Slot *s
+    cdef int i
+    L.next_wake_ns = <uint64_t>-1
+    for i in range(L.ep.n):
+        s = &L.slots[i]
+        if not s.waiting:
+            continue
+        if s.wake_ns <= now:
+            s.waiting = 0
+            L.waiting -= 1
+            drive(L, &L.ep.conns[i])
+        elif s.wake_ns < L.next_wake_ns:
+            L.next_wake_ns = s.wake_ns
 
 
 cdef void scan(Load *L, uint64_t now) noexcept nogil:
@@ -133,6 +172,7 @@ cdef void scan(Load *L, uint64_t now) noexcept nogil:
     cdef Conn *c
     cdef Slot *s
     cdef int i
+    cdef uint64_t age
     cdef int64_t inflight[N_S3_OPS]
     cdef int64_t stalled[N_S3_OPS]
     memset(inflight, 0, sizeof(inflight))
@@ -143,12 +183,13 @@ cdef void scan(Load *L, uint64_t now) noexcept nogil:
             continue
         s = &L.slots[i]
         inflight[s.op] += 1
-        if L.op_timeout_ns and now - c.submit_ns > L.op_timeout_ns:
+        age = now - c.submit_ns if now > c.submit_ns else 0    # started after now was read
+        if L.op_timeout_ns and age > L.op_timeout_ns:
             stalled[s.op] += 1
             if L.rec != NULL and not s.stalled:
                 s.stalled = 1
                 record_stall(L.rec, s.op, now)
-        if now - c.submit_ns > ep.timeout_ns:
+        if age > ep.timeout_ns:
             fail(c, ep.timeout_code)
             record(L, c)
             drive(L, c)
@@ -160,13 +201,16 @@ cdef void scan(Load *L, uint64_t now) noexcept nogil:
 cdef int run_load(Load *L) noexcept nogil:
     """Until the budget, the deadline or the stop flag, and every request finished: 0 or errno."""
     cdef Endpoint *ep = L.ep
-    cdef uint64_t now, last_scan = now_ns()
-    cdef int i, n
+    cdef uint64_t now = now_ns(), last_scan = now
+    cdef int i, n, wait_ms
     cdef Conn *c
     for i in range(ep.n):
         drive(L, &ep.conns[i])
-    while L.inflight > 0:
-        n = epoll_wait(ep.epfd, ep.events, ep.n, 100)
+    while L.inflight > 0 or (L.waiting > 0 and may_submit(L, now)):
+        wait_ms = 100
+        if L.waiting and L.submitting and L.next_wake_ns < now + 100000000ULL:
+            wait_ms = <int>((L.next_wake_ns - now) // 1000000 + 1) if L.next_wake_ns > now else 0
+        n = epoll_wait(ep.epfd, ep.events, ep.n, wait_ms)
         if n < 0:
             if errno == EINTR:
                 continue
@@ -179,7 +223,8 @@ cdef int run_load(Load *L) noexcept nogil:
                 record(L, c)
                 drive(L, c)
         now = now_ns()
-        may_submit(L, now)
+        if may_submit(L, now) and L.waiting and now >= L.next_wake_ns:
+            wake(L, now)
         if now - last_scan >= SCAN_NS:
             last_scan = now
             scan(L, now)
@@ -231,6 +276,9 @@ cdef class S3Load:
         L.delete_only = len(mix) == 1 and mix[0][0] == OP_DELETE
         L.budget, L.deadline_ns, L.stop = budget, deadline_ns, stop
         L.submitting, L.inflight, L.submitted, L.completed = 1, 0, 0, 0
+        L.waiting, L.next_wake_ns = 0, <uint64_t>-1
+        for i in range(L.ep.n):
+            L.slots[i].waiting = 0
         L.rec = NULL
         return 0
 
