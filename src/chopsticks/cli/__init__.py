@@ -30,12 +30,13 @@ def _root(
 
 
 def _register() -> None:
-    from chopsticks.cli import bench, lab, report, run
+    from chopsticks.cli import bench, lab, report, run, worker
 
     app.add_typer(bench.app, name="bench")
     app.add_typer(lab.app, name="lab")
     app.add_typer(report.app, name="report")
     run.register(app)
+    worker.register(app)
 
 
 _register()

@@ -3,6 +3,7 @@ with the command line of chopsticks 0.x (which ran them through Locust)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -26,6 +27,33 @@ Headless = Annotated[bool, typer.Option("--headless", help="Accepted for chopsti
 RunDuration = Annotated[Optional[str], typer.Option("--duration", "-t", help="Measured time after the ramp: 30s, 5m, 1h30m (default 30s).")]
 RunSeed = Annotated[int, typer.Option("--seed", help="Seed of the users' random choices (task order, waits, self.random) and payloads.")]
 RunProcs = Annotated[Optional[int], typer.Option("--procs", "-p", min=1, help="Worker processes, pinned to one CPU each; users are spread over them (default: min(users, CPUs)).")]
+
+Leader = Annotated[bool, typer.Option("--leader", help="chopsticks 0.x: serve a Dask scheduler here (--leader-bind) and run on the hosts that join it.")]
+ExpectWorkers = Annotated[Optional[int], typer.Option("--expect-workers", min=1, help="With --leader: hosts to wait for (default 1).")]
+ExpectWorkersMaxWait = Annotated[str, typer.Option("--expect-workers-max-wait", help="With --leader: how long to wait for them.")]
+LeaderBind = Annotated[str, typer.Option("--leader-bind", help="With --leader: HOST:PORT the scheduler listens on.")]
+Worker = Annotated[bool, typer.Option("--worker", help="chopsticks 0.x: serve the runs of --leader-host (as `chopsticks worker tcp://HOST:8786`).")]
+LeaderHost = Annotated[Optional[str], typer.Option("--leader-host", help="With --worker: the leader's host (HOST or HOST:PORT).")]
+
+
+def _serve_leader_runs(leader_host: Optional[str]) -> None:
+    """0.x `--worker --leader-host H`: `chopsticks worker tcp://H:8786`."""
+    from chopsticks.cli.worker import worker
+
+    if not leader_host:
+        raise typer.BadParameter("--worker needs --leader-host", param_hint="--leader-host")
+    worker(leader_host, None, 60)
+
+
+def _execute_as_leader(plan, opts: RunOptions, bind: str) -> None:
+    """0.x `--leader`: a Dask scheduler in this process, then the run on the hosts that joined it."""
+    from chopsticks.cluster.connect import serve_scheduler
+
+    host, _, port = bind.rpartition(":")
+    if not port.isdigit() or int(port) > 65535:
+        raise typer.BadParameter(f"expected HOST:PORT, got '{bind}'", param_hint="--leader-bind")
+    with serve_scheduler(host or "0.0.0.0", int(port)) as address:
+        common.execute(plan, replace(opts, cluster=address))
 
 
 def _workload_config(workload, path: Optional[Path]):
@@ -59,6 +87,9 @@ def run(
     ramp: Ramp = 0, seed: RunSeed = 1,
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
     prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
+    cluster: common.Cluster = None, hosts: common.Hosts = None, wait_hosts: common.WaitHosts = "60s",
+    leader: Leader = False, expect_workers: ExpectWorkers = None, expect_workers_max_wait: ExpectWorkersMaxWait = "60s",
+    leader_bind: LeaderBind = "0.0.0.0:8786", worker: Worker = False, leader_host: LeaderHost = None,
     progress: ProgressMode = "auto",
 ) -> None:
     """Run a scenario: simulated users, each running weighted @task methods of a scenario class."""
@@ -66,9 +97,12 @@ def run(
     from chopsticks.engine.pool import usable_cpus
     from chopsticks.workloads.scenario_config import default_path, load_scenario_config
 
+    if worker:
+        _serve_leader_runs(leader_host)
     users, spawn_rate = _users_and_rate(users, spawn_rate, headless)
     if procs is not None and procs > users:
         raise typer.BadParameter(f"more worker processes than users ({procs} > {users})", param_hint="--procs")
+    procs_per_host = procs                                  # with a cluster; None = each host decides
     procs = procs or min(users, len(usable_cpus()))
     common.duration_option(duration, "--duration")          # a bad duration is a usage error before any import
     scenario_file = scenario_file.resolve()
@@ -79,4 +113,9 @@ def run(
     opts = RunOptions(procs, math.ceil(users / procs), duration, None, ramp, seed, "30s", csv, timeseries_csv,
                       json, quiet, progress)
     opts = opts.with_results(prometheus or common.config_prometheus(target.workload_config), results_dir, no_save)
+    if leader:
+        _execute_as_leader(opts.plan(target), replace(opts, procs=procs_per_host, hosts=expect_workers or 1,
+                                                      wait_hosts=expect_workers_max_wait, procs_cap=users), leader_bind)
+    if cluster:
+        opts = replace(opts, procs=procs_per_host).with_cluster(cluster, hosts, wait_hosts, procs_cap=users)
     common.execute(opts.plan(target), opts)

@@ -1,0 +1,28 @@
+"""`chopsticks worker`: make this machine a client host of a Dask cluster (see README, "Many
+client hosts")."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="worker")(worker)
+
+
+def worker(
+    scheduler: Annotated[str, typer.Argument(help="The Dask scheduler: tcp://HOST:8786 (HOST and HOST:PORT work too).")],
+    name: Annotated[Optional[str], typer.Option("--name", help="This host's name in results (default: the hostname).")] = None,
+    connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the scheduler.")] = 60,
+) -> None:
+    """Serve runs from a Dask scheduler: one task at a time, each running the engine's pinned workers here."""
+    from chopsticks.cluster.connect import scheduler_address, serve_worker
+
+    status = serve_worker(scheduler_address(scheduler), name or socket.gethostname(), connect_timeout)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)    # a task thread still draining must not keep the process (and its workers) alive
