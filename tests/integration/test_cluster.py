@@ -115,6 +115,10 @@ def test_local_cluster_merges_exactly(tmp_path):
     doc = check_merge(tmp_path, r, hosts=("local-0", "local-1"))
     assert doc["first_op_spread_ms"] is not None and doc["first_op_spread_ms"] < 1000
     assert all(abs(h["clock_offset_ms"]) < 100 for h in doc["hosts"])
+    shown = chopsticks("report", "show", tmp_path / "r.json")
+    assert shown.returncode == 0, shown.stderr
+    lines = [line for line in shown.stdout.splitlines() if line.startswith("host local-")]
+    assert len(lines) == 2 and f"{doc['hosts'][0]['summary'][-1]['ops']:,} ops" in lines[0]
 
 
 @pytest.mark.ceph
@@ -166,6 +170,13 @@ def test_shipped_scenario_through_run_on_two_hosts(lab, two_hosts, tmp_path):
                    "--duration", "2s", "--cluster", two_hosts, *outputs(tmp_path), timeout=180)
     doc = check_merge(tmp_path, r)
     assert doc["settings"]["target"]["users"] == 2
+
+
+@pytest.mark.ceph
+def test_a_host_that_cannot_open_the_target_stops_the_start(lab, two_hosts, tmp_path):
+    r = chopsticks("bench", "rbd", "--cluster", two_hosts, "--procs", 1, "-t", "2s", "--image", "no-such-image")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "host host-a" in r.stderr and "could not start" in r.stderr and "no-such-image" in r.stderr
 
 
 def test_lost_host_gives_a_partial_result_naming_it(scheduler, tmp_path):

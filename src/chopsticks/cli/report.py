@@ -25,13 +25,15 @@ SIDES = {"ignore_unknown_options": True}        # --baseline/--candidate reach F
 @app.command()
 def show(path: ResultFile) -> None:
     """Print the summary table of a saved result."""
-    from chopsticks.metrics.export import table
+    from chopsticks.metrics.export import hosts_text, table
 
     result = load_result(path)
     doc = result.doc
     print(result.command)
     print(table(result.rows))
     print(f"measured {float(doc.get('measured_s') or 0):.2f}s, started {doc.get('started_at', '?')}")
+    if doc.get("hosts"):
+        print(hosts_text(doc["hosts"], doc.get("first_op_spread_ms")))
     if doc.get("partial"):
         print("PARTIAL RESULT: " + "; ".join(doc.get("notes", [])))
 

@@ -425,4 +425,8 @@ class _ClusterRun:
         if self.signum is not None:
             merged.notes.insert(0, f"interrupted by {signal.Signals(self.signum).name}: every host drained and "
                                    "stopped; results cover the time until the stop")
-        return ClusterOutcome(merged, results, first_op_spread_ms(results))
+        spread = first_op_spread_ms(results)
+        if spread is not None and spread > CLOCK_WARN_MS:
+            print(f"chopsticks: warning: the hosts' first operations began {spread:.1f} ms apart (more than "
+                  f"{CLOCK_WARN_MS:g} ms): check the hosts' clocks (NTP) and load", file=sys.stderr)
+        return ClusterOutcome(merged, results, spread)
