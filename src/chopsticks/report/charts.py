@@ -63,6 +63,12 @@ def inline_svg(chart: Chart) -> str:
     return text[text.index("<svg"):]
 
 
+def _legend(ax, **kw) -> None:
+    """A legend when something is labelled (a run that completed nothing draws empty axes)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+
+
 def _phases(ax, series) -> None:
     """Shade the ramp and drain seconds: they are not in the summary's figures."""
     for phase in ("ramp", "drain"):
@@ -83,7 +89,7 @@ def _timeline(ax, result: Result, column: str, ylabel: str, label=lambda op: op)
     ax.set_ylabel(ylabel)
     ax.set_xlabel("second")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="lower left", ncols=4)
+    _legend(ax, loc="lower left", ncols=4)
 
 
 def throughput(fig, result: Result) -> None:
@@ -109,7 +115,7 @@ def latency_timeline(fig, result: Result) -> None:
     ax.set_ylabel("latency µs")
     ax.set_xlabel("second")
     ax.set_title("Latency percentiles per second")
-    ax.legend(loc="upper left", ncols=3)
+    _legend(ax, loc="upper left", ncols=3)
 
 
 def _spectrum(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +150,7 @@ def spectrum(fig, results: list[Result]) -> None:
     ax.set_xlabel("percentile")
     ax.set_ylabel("latency µs")
     ax.set_title("Latency by percentile (whole measured time)")
-    ax.legend(loc="upper left")
+    _legend(ax, loc="upper left")
 
 
 def latency_histogram(fig, result: Result) -> None:
@@ -165,7 +171,7 @@ def latency_histogram(fig, result: Result) -> None:
     ax.set_xlabel("latency µs")
     ax.set_ylabel("% of ops per 1/8 octave")
     ax.set_title("Latency histogram")
-    ax.legend()
+    _legend(ax)
 
 
 def errors_and_stalls(fig, result: Result) -> None:
@@ -179,7 +185,7 @@ def errors_and_stalls(fig, result: Result) -> None:
         if len(s["second"]):
             bottom.stairs(s["stalled"], np.append(s["second"], s["second"][-1] + 1), lw=1.2, ls="--",
                           color=f"C{i}", label=f"{op} stalled")
-    bottom.legend(loc="lower left", ncols=4)
+    _legend(bottom, loc="lower left", ncols=4)
 
 
 def _error_kinds(result: Result) -> list[tuple[str, int]]:
@@ -211,7 +217,7 @@ def worker_cpu(fig, result: Result) -> None:
     ax.set_xlabel("worker")
     ax.set_ylabel("% of one core")
     ax.set_title("Worker CPU over the run (librados threads included)")
-    ax.legend()
+    _legend(ax)
 
 
 def run_charts(result: Result) -> list[Chart]:
@@ -249,7 +255,7 @@ def compare_timeline(fig, results: list[Result]) -> None:
     ax.set_ylabel("IOPS (all ops)")
     ax.set_ylim(bottom=0)
     ax.set_title("Throughput per second")
-    ax.legend()
+    _legend(ax)
 
 
 def compare_changes(fig, changes: list[Change]) -> None:
