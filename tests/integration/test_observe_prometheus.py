@@ -1,9 +1,12 @@
 """The live Prometheus endpoint (metrics/prometheus.py): scraped during real runs with
 prometheus_client's own parser, compared with the workers' merged shared memory, and gone after."""
+import json
+import re
 import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +21,8 @@ from chopsticks.metrics.prometheus import DURATION_EDGE_INDEX, DURATION_EDGES_NS
 from chopsticks.plan import Plan
 from helpers.engine_cli import CHOPSTICKS
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -26,10 +31,12 @@ def free_port() -> int:
 
 
 def scrape(port: int) -> dict[str, list]:
-    """{sample name: [(labels, value), ...]} as prometheus_client's parser reads /metrics."""
+    """{sample name: [(labels, value), ...]} as prometheus_client's parser reads /metrics (a
+    family without samples yet is listed under its name with no sample)."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     samples: dict[str, list] = {}
     for family in text_string_to_metric_families(text):
+        samples.setdefault(family.name, [])
         for s in family.samples:
             samples.setdefault(s.name, []).append((s.labels, s.value))
     return samples
@@ -50,6 +57,12 @@ def refused(port: int) -> bool:
     except OSError:
         return True
     return False
+
+
+def test_the_grafana_dashboard_is_valid_json_with_a_datasource_input():
+    dashboard = json.loads((REPO / "contrib" / "grafana" / "chopsticks.json").read_text())
+    assert dashboard["__inputs"][0]["pluginId"] == "prometheus" and dashboard["uid"] == "chopsticks"
+    assert all(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
 
 
 def test_le_edges_are_quarter_octave_bucket_bounds_of_the_recorder():
@@ -110,6 +123,10 @@ def test_scrapes_match_the_merged_histogram_and_the_endpoint_ends_with_the_run()
     assert value(end, "chopsticks_worker_cpu_seconds_total") > 0.5
     assert {l["worker"] for l, _ in end["chopsticks_worker_cpu_seconds_total"]} == {"0", "1"}
     assert "chopsticks_operations_in_flight" in end and "chopsticks_active_users" not in end
+    assert "chopsticks_errors" in end and "chopsticks_stalled_operations" in end    # families, no error yet
+    dashboard = (REPO / "contrib" / "grafana" / "chopsticks.json").read_text()
+    used = set(re.findall(r"chopsticks_[a-z_]+", dashboard)) - {"chopsticks_active_users"}   # scenarios only
+    assert len(used) >= 8 and all(name in end or name.removesuffix("_total") in end for name in used), used - set(end)
 
 
 def wait_for_scrape(port: int, proc: subprocess.Popen, timeout=30.0) -> dict:
