@@ -77,3 +77,10 @@ def test_error_kind_hint_on_a_run_whose_secret_became_wrong(lab, tmp_path):
                    and "secret_key" in h for h in hints), (hints, stdout)
     finally:
         radosgw_admin(lab, "user", "rm", "--uid", uid, "--purge-data")
+
+
+def test_rate_hint_when_qd1_rbd_cannot_reach_the_rate(lab, tmp_path):
+    found = run_hints("bench", "rbd", "--procs", "1", "--iodepth", "1", "--rate", "20000", "--duration", "3s",
+                      tmp_path=tmp_path)
+    assert any(h.startswith("rate mode: ops were sent later and later") and "(--iodepth × workers = 1) all in use"
+               in h for h in found), found

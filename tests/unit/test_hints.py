@@ -44,11 +44,11 @@ def get_rows(get_p50_ms, ttfb_p50_ms, bytes_per_get=4096) -> list[dict]:
             {"op": "get.ttfb", "ops": 1000, "bytes": 0, "lat_p50_us": ttfb_p50_ms * 1e3}]
 
 
-def load(ran, queued) -> WorkerLoad:
+def load(ran, busy) -> WorkerLoad:
     """A WorkerLoad as if it had sampled these shares (one array per second, one value per worker)."""
     wl = WorkerLoad()
     wl.last = [{1: (0, 0)}] * len(ran[0])
-    wl.ran, wl.queued = [np.array(r) for r in ran], [np.array(q) for q in queued]
+    wl.ran, wl.busy = [np.array(r) for r in ran], [np.array(b) for b in busy]
     return wl
 
 
@@ -62,13 +62,13 @@ def test_get_stall_hint_only_for_small_gets_waiting_40ms_after_their_first_byte(
 
 
 def test_generator_limit_hint_counts_the_time_a_worker_waited_for_its_cpu():
-    (hint,) = hints(outcome(), [], name_of, load([[0.56], [0.6]], [[0.42], [0.38]]))
-    assert hint.startswith("worker 0 kept its CPU busy 98% of the run (running 58%, waiting for the CPU 40%)")
+    (hint,) = hints(outcome(), [], name_of, load([[0.56], [0.6]], [[0.98], [0.99]]))
+    assert hint.startswith("worker 0 kept its CPU busy 98% of the run (ran 58%, waited for the CPU 40%)")
     assert "--procs (now 1)" in hint and "other processes share these CPUs" in hint
-    (hint,) = hints(outcome(procs=3), [], name_of, load([[0.2, 0.99, 0.97]], [[0.0, 0.0, 0.0]]))
-    assert hint.startswith("2 of 3 workers (worker 1) kept its CPU busy 99%") and "share" not in hint
-    assert hints(outcome(), [], name_of, load([[0.15], [0.14]], [[0.25], [0.21]])) == []     # rbd at QD 1
-    assert hints(outcome(), [], name_of, WorkerLoad()) == []                                  # nothing sampled
+    (hint,) = hints(outcome(procs=3), [], name_of, load([[0.2, 0.99, 1.03]], [[0.2, 0.99, 1.03]]))
+    assert hint.startswith("2 of 3 workers (worker 2) kept its CPU busy 100%") and "share" not in hint
+    assert hints(outcome(), [], name_of, load([[0.15], [0.14]], [[0.2], [0.22]])) == []     # rbd at QD 1
+    assert hints(outcome(), [], name_of, WorkerLoad()) == []                                # nothing sampled
 
 
 def test_error_hint_names_the_dominant_kind_and_its_commonest_form():
@@ -87,3 +87,39 @@ def test_iops_collapse_hint_names_the_second_it_happened():
     assert hint.startswith("IOPS fell from 1,050 to 295 (median) at second 5")
     assert hints(outcome([1000, 1100, 1050, 990, 300, 1010, 1000, 990]), [], name_of) == []   # one bad second
     assert hints(outcome([1000, 1100, 300, 290]), [], name_of) == []                         # too short to tell
+
+
+@dataclass(frozen=True)
+class RateTarget:
+    op_names: tuple = ("write",)
+    derived_ops: ClassVar[tuple] = ()
+
+
+def rate_outcome(lag_ms_per_second, inflight, iodepth=4) -> RunOutcome:
+    """A rate-mode run of 1 worker: 1,000 writes a second sent `lag_ms` late, `inflight` in flight
+    on average."""
+    plan = Plan(target=RateTarget(), procs=1, cpus=(0,), iodepth=iodepth, duration_s=float(len(lag_ms_per_second)),
+                rate=5000.0)
+    names, secs = plan.op_names, len(lag_ms_per_second)
+    ts = np.zeros((1, secs, len(names), TS_FIELDS), dtype=np.int64)
+    ts[0, :, names.index("write"), TsField.OPS] = 1000
+    ts[0, :, names.index("write.service"), TsField.LAT_SUM_NS] = inflight * 10**9     # Little's law
+    ts[0, :, names.index("schedule.lag"), TsField.OPS] = 1000
+    ts[0, :, names.index("schedule.lag"), TsField.LAT_SUM_NS] = np.array(lag_ms_per_second) * 1e6 * 1000
+    ticks = {f.name: np.zeros((secs, len(names))) for f in fields(RunOutcome) if f.name.startswith("tick_")}
+    return RunOutcome(plan=plan, info={}, op_names=names, hist=np.zeros((1, N_PHASES, len(names), NBUCKETS), np.uint64),
+                      ts=ts, errors=np.zeros((1, N_PHASES, len(names), ERR_CODES), dtype=np.int64),
+                      workers=[{"message": ""}], start_ns=0, ramp_end_ns=0, end_ns=secs * 10**9, started_at=0.0, **ticks)
+
+
+def test_rate_mode_lag_hint_tells_the_generator_from_the_in_flight_cap():
+    (hint,) = hints(rate_outcome([0.2, 0.3, 1.0, 2.0, 3.0, 4.0], inflight=1), [], name_of)
+    assert hint.startswith("rate mode: ops were sent later and later (schedule lag 0.2 ms → 3.5 ms) with 1.0 of the "
+                           "4 ops allowed in flight in use: the load generator, not Ceph, fell behind")
+    (hint,) = hints(rate_outcome([0.2, 0.3, 1.0, 2.0, 3.0, 4.0], inflight=4), [], name_of)
+    assert "with the ops allowed in flight (--iodepth × workers = 4) all in use: the cluster's latency capped" in hint
+    assert hints(rate_outcome([0.2, 0.3, 0.2, 0.3, 0.2, 0.3], inflight=1), [], name_of) == []     # kept up
+    assert hints(rate_outcome([2.0, 2.5, 2.0, 2.5, 2.0, 2.5], inflight=4), [], name_of) == []     # late, not growing
+    # a CPU-bound generator is said once, by the CPU hint
+    (hint,) = hints(rate_outcome([0.2, 0.3, 1.0, 2.0, 3.0, 4.0], inflight=1), [], name_of, load([[1.0]], [[1.0]]))
+    assert hint.startswith("worker 0 kept its CPU busy 100%")

@@ -1,11 +1,12 @@
-"""How busy each worker kept its CPU, second by second: an observer reading the kernel's
-scheduler statistics (/proc/PID/task/TID/schedstat: ns running, ns waiting for a CPU) of every
+"""How much of each second a worker wanted its CPU: an observer reading the kernel's scheduler
+statistics (/proc/PID/task/TID/schedstat: ns running, ns runnable but waiting for a CPU) of every
 thread of every worker.
 
-A worker is pinned to one CPU with all its threads, so running + waiting near 100 % of a second
-means its CPU was the limit that second, whether the worker used it all or other processes
-took part of it; CPU time alone (Tick.cpu_pct) reads low on a shared host although the worker
-never waited for Ceph."""
+CPU time alone (Tick.cpu_pct) reads low on a shared host although the worker never waited for
+Ceph. A worker's threads share the one CPU it is pinned to, so the time at least one of them was
+runnable is at least their summed running time, and at least any one thread's running + waiting
+time: the larger of the two (`busy`) is a lower bound, never more than the truth. Summing the
+waits instead would count twice the moments several threads wait at once."""
 from __future__ import annotations
 
 import time
@@ -34,15 +35,15 @@ def _thread_times(pid: int) -> dict[int, tuple[int, int]]:
 
 
 class WorkerLoad:
-    """Per measured second (ramp and drain left out) and worker: the fraction of the second its
-    threads ran (`ran`) and waited for a CPU (`queued`), summed over threads."""
+    """Per measured second (ramp and drain left out) and worker, as fractions of the second: the
+    threads' summed running time (`ran`) and the lower bound of the time one was runnable (`busy`)."""
 
     def __init__(self):
         self.pids: list[int] = []
         self.last: list[dict[int, tuple[int, int]]] = []
         self.last_ns = 0
         self.ran: list[np.ndarray] = []
-        self.queued: list[np.ndarray] = []
+        self.busy: list[np.ndarray] = []
 
     def started(self, run: LiveRun) -> None:
         self.pids = [int(pid) for pid in run.mem.header[:, Header.PID]]
@@ -52,22 +53,23 @@ class WorkerLoad:
     def tick(self, tick: Tick) -> None:
         now_ns = time.monotonic_ns()
         seconds = max(1e-3, (now_ns - self.last_ns) / 1e9)
-        running, waiting = np.zeros(len(self.pids)), np.zeros(len(self.pids))
+        ran, busy = np.zeros(len(self.pids)), np.zeros(len(self.pids))
         for i, pid in enumerate(self.pids):
             times = _thread_times(pid)
             for tid, (run_ns, wait_ns) in times.items():
                 run0, wait0 = self.last[i].get(tid, (0, 0))
-                running[i] += (run_ns - run0) / 1e9 / seconds
-                waiting[i] += (wait_ns - wait0) / 1e9 / seconds
+                ran[i] += (run_ns - run0) / 1e9 / seconds
+                busy[i] = max(busy[i], (run_ns - run0 + wait_ns - wait0) / 1e9 / seconds)
+            busy[i] = max(busy[i], ran[i])
             self.last[i] = times or self.last[i]
         self.last_ns = now_ns
         if not (tick.ramp or tick.draining):
-            self.ran.append(running)
-            self.queued.append(waiting)
+            self.ran.append(ran)
+            self.busy.append(busy)
 
     def averages(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(running, waiting) per worker averaged over the measured seconds; None if none was
-        sampled or the kernel keeps no scheduler statistics."""
+        """(ran, busy) per worker averaged over the measured seconds; None if none was sampled
+        or the kernel keeps no scheduler statistics."""
         if not self.ran or not any(self.last):
             return None
-        return np.mean(self.ran, axis=0), np.mean(self.queued, axis=0)
+        return np.mean(self.ran, axis=0), np.mean(self.busy, axis=0)

@@ -1,6 +1,6 @@
 """Hints printed after the summary: a line each, only when the run's data show a known cause
-behind its numbers (a TCP stall, the generator's own CPU, one kind of error, a collapse after the
-first seconds)."""
+behind its numbers (a TCP stall, the generator's own CPU, a rate the generator or the in-flight
+cap could not hold, one kind of error, a collapse after the first seconds)."""
 from __future__ import annotations
 
 import textwrap
@@ -10,7 +10,8 @@ import numpy as np
 from chopsticks.engine.pool import RunOutcome
 from chopsticks.engine.shm import TsField
 from chopsticks.engine.worker_load import WorkerLoad
-from chopsticks.metrics.summary import errors_by_kind
+from chopsticks.metrics.summary import LATE_NS, errors_by_kind
+from chopsticks.plan import SCHEDULE_LAG
 
 # GET stall: RGW's beast frontend sends a reply's body after its headers; when the client's
 # delayed ACK holds back the ACK of the headers, Nagle on the server holds the body ~40 ms.
@@ -19,6 +20,10 @@ STALL_TTFB_SHARE = 0.25             # TTFB p50 at most this share of the GET p50
 SMALL_OBJECT_BYTES = 1 << 20
 # Generator limit: a worker's CPU busy (running + waiting for it) over the measured seconds.
 BUSY_SHARE = 0.9
+# Rate mode: the schedule lag grows when the last third of the measured seconds averages this
+# many times the first third's (and more than LATE_NS).
+LAG_GROWTH = 2.0
+SLOTS_FULL = 0.9                    # ops in flight on average, as a share of --iodepth × workers
 # One error kind dominates when it is this share of the errors (stalls counted as a kind).
 DOMINANT_SHARE = 0.8
 # IOPS collapse: the first FIRST_SECONDS measured seconds set the level; from the second where
@@ -42,7 +47,9 @@ KIND_ADVICE = {
 def hints(out: RunOutcome, rows: list[dict], name_of, load: WorkerLoad | None = None) -> list[str]:
     """The hints that apply to this run, in a fixed order."""
     by_op = {row["op"]: row for row in rows}
-    found = [_get_stall(by_op), _generator_limit(out, load), _dominant_error(out, name_of), _iops_collapse(out)]
+    generator = _generator_limit(out, load)
+    found = [_get_stall(by_op), generator, None if generator else _lag_growing(out), _dominant_error(out, name_of),
+             _iops_collapse(out)]
     return [h for h in found if h]
 
 
@@ -61,21 +68,47 @@ def _get_stall(by_op: dict[str, dict]) -> str | None:
 
 
 def _generator_limit(out: RunOutcome, load: WorkerLoad | None) -> str | None:
-    """A worker whose CPU was busy with it (running or waiting to run) nearly all the measured time."""
+    """A worker that wanted its CPU (a thread running or runnable) nearly all the measured time."""
     averages = load.averages() if load else None
     if averages is None:
         return None
-    running, waiting = averages
-    busy = running + waiting
+    ran, busy = (np.minimum(a, 1.0) for a in averages)     # a tick's sampling jitter aside
     worker = int(np.argmax(busy))
     if busy[worker] < BUSY_SHARE:
         return None
+    waited = max(0.0, busy[worker] - ran[worker])
     n = int(np.count_nonzero(busy >= BUSY_SHARE))
-    who = f"worker {worker}" if n == 1 else f"{n} of {len(busy)} workers (worker {worker}"
-    return (f"{who}{'' if n == 1 else ')'} kept its CPU busy {busy[worker]:.0%} of the run "
-            f"(running {running[worker]:.0%}, waiting for the CPU {waiting[worker]:.0%}): the load generator, "
-            f"not Ceph, set the pace. Add --procs (now {out.plan.procs}), or hosts"
-            + ("; other processes share these CPUs" if waiting[worker] >= 0.2 else ""))
+    who = f"worker {worker}" if n == 1 else f"{n} of {len(busy)} workers (worker {worker})"
+    return (f"{who} kept its CPU busy {busy[worker]:.0%} of the run (ran {ran[worker]:.0%}, waited for the "
+            f"CPU {waited:.0%}): the load generator, not Ceph, set the pace. Add --procs (now {out.plan.procs}), "
+            "or hosts" + ("; other processes share these CPUs" if waited >= 0.2 else ""))
+
+
+def _lag_growing(out: RunOutcome) -> str | None:
+    """Rate mode: ops sent later and later. With in-flight slots to spare the generator fell
+    behind; with every slot (--iodepth × workers) busy, the cluster's latency capped the rate.
+    Slots in use are counted by Little's law: the service time of a second's ops, summed, over
+    the second (a sampled gauge can miss a slot freed and refilled between samples)."""
+    if out.plan.rate is None or SCHEDULE_LAG not in out.op_names:
+        return None
+    ts = out.ts[:, out.plan.ramp_s:int(out.measured_s) + out.plan.ramp_s].sum(axis=0)     # [secs][ops][F]
+    third = len(ts) // 3
+    if third < 1:
+        return None
+    lag = ts[:, out.op_names.index(SCHEDULE_LAG)]
+    early_ns, late_ns = (lag[part, TsField.LAT_SUM_NS].sum() / max(1, lag[part, TsField.OPS].sum())
+                         for part in (slice(0, third), slice(-third, None)))
+    if late_ns < max(LATE_NS, LAG_GROWTH * early_ns):
+        return None
+    service = [out.op_names.index(f"{op}.service") for op in out.plan.target.op_names]     # as Plan.op_names
+    in_use = ts[-third:, service, TsField.LAT_SUM_NS].sum() / 1e9 / third
+    slots = out.plan.iodepth * out.plan.procs
+    grew = f"rate mode: ops were sent later and later (schedule lag {early_ns / 1e6:,.1f} ms → {late_ns / 1e6:,.1f} ms)"
+    if in_use < SLOTS_FULL * slots:
+        return (f"{grew} with {in_use:,.1f} of the {slots:,} ops allowed in flight in use: the load generator, "
+                "not Ceph, fell behind. Add --procs or hosts")
+    return (f"{grew} with the ops allowed in flight (--iodepth × workers = {slots:,}) all in use: the cluster's "
+            "latency capped the rate. Raise --iodepth, or ask for less")
 
 
 def _dominant_error(out: RunOutcome, name_of) -> str | None:
@@ -103,7 +136,7 @@ def _dominant_error(out: RunOutcome, name_of) -> str | None:
 
 def _iops_collapse(out: RunOutcome) -> str | None:
     """IOPS under half of the first seconds' level from some second on."""
-    own = [o for o, name in enumerate(out.op_names) if name not in out.plan.target.derived_ops]
+    own = [o for o, name in enumerate(out.op_names) if name not in out.plan.derived_ops]
     whole = int(out.measured_s) + out.plan.ramp_s      # the last, partial second left out
     iops = out.ts[:, out.plan.ramp_s:whole][:, :, own, TsField.OPS].sum(axis=(0, 2)).astype(float)
     if len(iops) < MIN_SECONDS:
