@@ -63,10 +63,11 @@ def inline_svg(chart: Chart) -> str:
     return text[text.index("<svg"):]
 
 
-def _legend(ax, **kw) -> None:
-    """A legend when something is labelled (a run that completed nothing draws empty axes)."""
+def _legend(ax) -> None:
+    """A legend right of the axes, off the data, when something is labelled (a run that
+    completed nothing draws empty axes)."""
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(**kw)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def _phases(ax, series) -> None:
@@ -83,13 +84,13 @@ def _timeline(ax, result: Result, column: str, ylabel: str, label=lambda op: op)
         s = result.series(op)
         first = first or s
         if len(s["second"]):
-            ax.stairs(s[column], np.append(s["second"], s["second"][-1] + 1), lw=1, label=label(op))
+            ax.stairs(s[column], np.append(s["second"], s["second"][-1] + 1), baseline=None, lw=1, label=label(op))
     if first is not None:
         _phases(ax, first)
     ax.set_ylabel(ylabel)
     ax.set_xlabel("second")
     ax.set_ylim(bottom=0)
-    _legend(ax, loc="lower left", ncols=4)
+    _legend(ax)
 
 
 def throughput(fig, result: Result) -> None:
@@ -115,7 +116,7 @@ def latency_timeline(fig, result: Result) -> None:
     ax.set_ylabel("latency µs")
     ax.set_xlabel("second")
     ax.set_title("Latency percentiles per second")
-    _legend(ax, loc="upper left", ncols=3)
+    _legend(ax)
 
 
 def _spectrum(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +151,7 @@ def spectrum(fig, results: list[Result]) -> None:
     ax.set_xlabel("percentile")
     ax.set_ylabel("latency µs")
     ax.set_title("Latency by percentile (whole measured time)")
-    _legend(ax, loc="upper left")
+    _legend(ax)
 
 
 def latency_histogram(fig, result: Result) -> None:
@@ -166,7 +167,7 @@ def latency_histogram(fig, result: Result) -> None:
             share = np.add.reduceat(hist.astype(float), groups) / hist.sum() * 100
             share /= np.log2(edges[1:] / edges[:-1]) * GROUPS_PER_OCTAVE
             lo, hi = np.nonzero(share)[0][[0, -1]]
-            ax.stairs(share[lo:hi + 1], edges[lo:hi + 2], lw=1.2, label=op)
+            ax.stairs(share[lo:hi + 1], edges[lo:hi + 2], baseline=None, lw=1.2, label=op)
     ax.set_xscale("log")
     ax.set_xlabel("latency µs")
     ax.set_ylabel("% of ops per 1/8 octave")
@@ -183,9 +184,9 @@ def errors_and_stalls(fig, result: Result) -> None:
     for i, op in enumerate(result.ops):
         s = result.series(op)
         if len(s["second"]):
-            bottom.stairs(s["stalled"], np.append(s["second"], s["second"][-1] + 1), lw=1.2, ls="--",
+            bottom.stairs(s["stalled"], np.append(s["second"], s["second"][-1] + 1), baseline=None, lw=1.2, ls="--",
                           color=f"C{i}", label=f"{op} stalled")
-    _legend(bottom, loc="lower left", ncols=4)
+    _legend(bottom)
 
 
 def _error_kinds(result: Result) -> list[tuple[str, int]]:
@@ -250,7 +251,7 @@ def compare_timeline(fig, results: list[Result]) -> None:
     for result in results:
         x, y = all_ops_iops(result)
         if len(x):
-            ax.stairs(y, np.append(x, x[-1] + 1), lw=1, label=result.name)
+            ax.stairs(y, np.append(x, x[-1] + 1), baseline=None, lw=1, label=result.name)
     ax.set_xlabel("second")
     ax.set_ylabel("IOPS (all ops)")
     ax.set_ylim(bottom=0)
