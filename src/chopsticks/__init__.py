@@ -1,7 +1,5 @@
 """chopsticks: a load generator for Ceph (RBD and S3/RGW)."""
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("chopsticks")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
+# The one place the version is written (pyproject.toml reads it): no importlib.metadata at start-up,
+# which every spawned worker would pay for again.
+__version__ = "0.1.0"

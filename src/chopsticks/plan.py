@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from chopsticks.backends import Target
+    from chopsticks.engine.contract import Target
 
 
 SCHEDULE_LAG = "schedule.lag"        # rate mode: intended start → actual submit

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from chopsticks._fast.iogen import OP_NAMES, RW_MODES
 from chopsticks._fast.payload import PATTERNS
-from chopsticks.engine.shm import ERR_OTHER, ERR_STALLED
+from chopsticks.engine.contract import ERR_OTHER, ERR_STALLED
 from chopsticks.errors import ChopsticksError
 
 

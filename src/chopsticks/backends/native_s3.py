@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from chopsticks.backends.s3 import S3Target
 from chopsticks.drivers.s3.native_driver import NativeDriver, canonical_query, failure_name, s3_loop
-from chopsticks.engine.shm import ERR_STALLED
+from chopsticks.engine.contract import ERR_STALLED
 from chopsticks.errors import ChopsticksError
 
 

@@ -16,7 +16,7 @@ from chopsticks._fast.payload import make_payload
 from chopsticks.config import S3Config
 from chopsticks.drivers.s3.base import error_code, error_code_name, listing_ok
 from chopsticks.drivers.s3.registry import create_driver
-from chopsticks.engine.shm import ERR_STALLED
+from chopsticks.engine.contract import ERR_STALLED
 
 S3_OPS = ("put", "get", "delete", "head", "list")
 PAYLOAD_VARIANTS = 16               # distinct sizes prepared for a size range

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from chopsticks._fast.histogram import SlotRecorder
-from chopsticks.engine.shm import ERR_OTHER
+from chopsticks.engine.contract import ERR_OTHER
 from chopsticks.errors import ChopsticksError
 from chopsticks.workloads.base import PayloadPool, Workload, tasks_of
 from chopsticks.workloads.loader import exception_names, load_workload

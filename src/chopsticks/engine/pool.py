@@ -9,11 +9,12 @@ import resource
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+
 from typing import Callable, Iterable
 
 import numpy as np
 
+from chopsticks.engine.contract import RunOutcome  # noqa: F401 - the run's result, re-exported
 from chopsticks.engine.live import LiveRun, Observers, RunObserver, Tick
 from chopsticks.engine.shm import ERR_STALLED, Control, Header, RunMemory, ShmLayout, TsField, WorkerState
 from chopsticks.errors import ChopsticksError, Interrupted
@@ -25,41 +26,6 @@ START_DELAY_NS = 20_000_000         # workers see the start time before it arriv
 DRAIN_GRACE_S = 5.0                 # after the deadline or a stop, in-flight ops may take op-timeout + this
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class RunOutcome:
-    plan: Plan
-    info: dict                      # from Target.prepare (fsid, image sizes, ...)
-    op_names: tuple[str, ...]
-    hist: np.ndarray                # uint64[n_workers][N_PHASES][n_ops][NBUCKETS]
-    ts: np.ndarray                  # int64[n_workers][secs][n_ops][TS_FIELDS], secs run so far
-    errors: np.ndarray              # int64[n_workers][N_PHASES][n_ops][ERR_CODES]
-    tick_p50_ns: np.ndarray         # float[secs][n_ops], NaN where not sampled
-    tick_p99_ns: np.ndarray
-    tick_p99_9_ns: np.ndarray
-    workers: list[dict]
-    start_ns: int
-    ramp_end_ns: int
-    end_ns: int                     # end of the measured time: the deadline, the stop, or the last op
-    started_at: float               # wall clock (epoch s) of the start
-    partial: bool = False
-    stop_signal: int | None = None  # the signal that stopped the run early (partial too)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def measured_s(self) -> float:
-        return max(0.0, (self.end_ns - self.ramp_end_ns) / 1e9)
-
-    @property
-    def interrupted(self) -> bool:
-        return self.stop_signal is not None
-
-    @property
-    def measured_secs(self) -> int:
-        """Rows of the time series that belong to the measured time (ramp included); later rows
-        hold only the drain."""
-        return max(0, -(-(self.end_ns - self.start_ns) // 1_000_000_000))
 
 
 def usable_cpus() -> list[int]:

@@ -20,12 +20,10 @@ from multiprocessing import shared_memory
 import numpy as np
 
 from chopsticks._fast.histogram import CONSTANTS
+from chopsticks.engine.contract import ERR_CODES, ERR_OTHER, ERR_STALLED  # noqa: F401 - defined there
 
 NBUCKETS = CONSTANTS["nbuckets"]
 TS_FIELDS = CONSTANTS["ts_fields"]
-ERR_CODES = CONSTANTS["err_codes"]
-ERR_STALLED = CONSTANTS["err_stalled"]
-ERR_OTHER = CONSTANTS["err_other"]
 MESSAGE_BYTES = 512
 
 

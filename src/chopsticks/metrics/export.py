@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from chopsticks import __version__
-from chopsticks.engine.pool import RunOutcome
+from chopsticks.engine.contract import RunOutcome
 from chopsticks.engine.shm import Phase
 from chopsticks.metrics import histogram
 from chopsticks.metrics.summary import (MEASURED, SUMMARY_COLUMNS, TIMESERIES_COLUMNS, errors_by_kind,

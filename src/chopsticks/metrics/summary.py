@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from chopsticks.engine.pool import RunOutcome
-from chopsticks.engine.shm import ERR_STALLED, Phase, TsField
+from chopsticks.engine.contract import ERR_STALLED, RunOutcome
+from chopsticks.engine.shm import Phase, TsField
 from chopsticks.metrics.histogram import LOWER_NS, PERCENTILES, percentiles_ns
 from chopsticks.plan import SCHEDULE_LAG
 
