@@ -1,7 +1,7 @@
 """Declares the Cython extensions; all metadata lives in pyproject.toml.
 
-The librbd/librados extension is built only where <rbd/librbd.h> exists (Debian: librbd-dev);
-without it, RBD commands say in one line what to install.
+The librbd and librados extensions are built only where their headers exist (Debian: librbd-dev,
+librados-dev); without them, the RBD and RADOS commands say in one line what to install.
 """
 import os
 import sysconfig
@@ -33,6 +33,8 @@ def ext(name: str, **kw) -> Extension:
 extensions = [ext("histogram"), ext("payload"), ext("iogen"), ext("null_loop")]
 if _has_header("rbd/librbd.h") and _has_header("rados/librados.h"):
     extensions.append(ext("rbd_loop", libraries=["rbd", "rados"]))
+if _has_header("rados/librados.h"):
+    extensions.append(ext("rados_loop", libraries=["rados"]))
 if _has_header("openssl/sha.h"):
     extensions.append(ext("s3_loop", libraries=["crypto"]))
 

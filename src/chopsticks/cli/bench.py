@@ -188,7 +188,11 @@ def rados(
     procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
     ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
+    prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
     cluster: common.Cluster = None, hosts: common.Hosts = None, wait_hosts: common.WaitHosts = "60s",
+    progress: ProgressMode = "auto",
+    rate: common.Rate = None, arrivals: common.Arrivals = "uniform", slo: common.Slo = None,
+    step_duration: common.StepDuration = "10s",
 ) -> None:
     """Saturate a RADOS pool through librados' C aio API (write_full, read, stat, remove): IOPS, MiB/s, the latency tail."""
     from chopsticks.backends.rados import RadosTarget
@@ -199,11 +203,15 @@ def rados(
         raise typer.BadParameter(f"must be seq or rand, got '{access}'", param_hint="--access")
     if not prefix or any(c in prefix for c in "\0/"):
         raise typer.BadParameter("must be a non-empty name without '/'", param_hint="--prefix")
-    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet)
+    opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet,
+                      progress).with_rate(rate, arrivals, slo, step_duration)
+    opts = opts.with_results(prometheus, results_dir, no_save)
     if conf is None:
         conf, default_keyring = common.default_ceph_conf()
         keyring = keyring or default_keyring
     target = RadosTarget(conf=conf, client_id=client_id, keyring=keyring or "", pool=pool, namespace=namespace,
                          mix=ops, size_min=lo, size_max=hi, objects=objects, access=access, prefix=prefix,
                          cleanup=cleanup, create_pool=create_pool, connect_timeout_s=connect_timeout)
-    common.execute(opts.plan(target), opts.with_cluster(cluster, hosts, wait_hosts))
+    plan = opts.plan(target)
+    common.check_buffer_memory(plan, plan.iodepth * hi, "--iodepth × --size")
+    common.execute(plan, opts.with_cluster(cluster, hosts, wait_hosts))
