@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chopsticks.report.result import Result
+from chopsticks.report.result import Result, number
 
 # (summary/series column, name in the table, +1 if higher is better, per-second statistic)
 FIGURES = (("iops", "IOPS", 1, np.mean), ("mib_s", "MiB/s", 1, np.mean),
@@ -93,8 +93,8 @@ def _per_run(baseline: list[Result], candidate: list[Result], op: str, threshold
     name = candidate[0].name if len(candidate) == 1 else f"{candidate[0].name} +{len(candidate) - 1}"
     changes = []
     for column, title, direction, _ in FIGURES:
-        a = np.array([float(r.row(op).get(column) or math.nan) for r in baseline if r.row(op)])
-        b = np.array([float(r.row(op).get(column) or math.nan) for r in candidate if r.row(op)])
+        a = np.array([number(r.row(op).get(column)) for r in baseline])
+        b = np.array([number(r.row(op).get(column)) for r in candidate])
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
         if not len(a) or not len(b):
             continue
@@ -109,13 +109,12 @@ def compare(baseline: list[Result], candidates: list[list[Result]], threshold_pc
     rng = np.random.default_rng(seed)
     changes = []
     for group in candidates:
-        ops = [op for op in baseline[0].ops if all(r.row(op) for r in baseline + group)]
-        for op in ops + ["all"]:
-            if len(baseline) == 1 and len(group) == 1:
-                if op == "all":
-                    continue            # per-second series are per op
+        ops = [op for op in [*baseline[0].ops, "all"] if all(r.row(op) for r in baseline + group)]
+        if len(baseline) == 1 and len(group) == 1:
+            for op in (op for op in ops if op != "all"):            # per-second series are per op
                 changes += _per_second(baseline[0], group[0], op, threshold_pct, rng)
-            else:
+        else:
+            for op in ops:
                 changes += _per_run(baseline, group, op, threshold_pct, rng)
     return changes
 

@@ -51,7 +51,7 @@ class Result:
     def series(self, op: str, phase: str | None = None) -> dict[str, np.ndarray]:
         """The per-second columns of one op (NaN where a value is missing), optionally of one phase."""
         rows = [r for r in self.doc.get("timeseries", []) if r.get("op") == op and (phase is None or r.get("phase") == phase)]
-        out = {col: np.array([_number(r.get(col)) for r in rows], dtype=float) for col in SERIES_COLUMNS}
+        out = {col: np.array([number(r.get(col)) for r in rows], dtype=float) for col in SERIES_COLUMNS}
         out["phase"] = np.array([r.get("phase", "measured") for r in rows])
         return out
 
@@ -68,7 +68,8 @@ class Result:
         return histogram.from_sparse(self.doc.get("histogram", {}).get("ops", {}).get(op, []))
 
 
-def _number(value) -> float:
+def number(value) -> float:
+    """A JSON number as a float; null (how NaN is saved) as NaN."""
     return math.nan if value is None else float(value)
 
 
