@@ -42,7 +42,7 @@ def test_get_stall_hint_on_small_native_gets_and_not_with_tcp_quickack(lab, tmp_
 
 
 def test_generator_limit_hint_on_bench_null_and_not_on_rbd_at_qd1(lab, tmp_path):
-    null = run_hints("bench", "null", "--procs", "1", "--duration", "2s", tmp_path=tmp_path)
+    null = run_hints("bench", "null", "--procs", "1", "--duration", "3s", tmp_path=tmp_path)
     assert any(h.startswith("worker 0 kept its CPU busy") and "not Ceph, set the pace" in h for h in null), null
     rbd = run_hints("bench", "rbd", "--procs", "1", "--iodepth", "1", "--duration", "2s", tmp_path=tmp_path)
     assert not any("kept its CPU busy" in h for h in rbd), rbd

@@ -68,6 +68,7 @@ def test_generator_limit_hint_counts_the_time_a_worker_waited_for_its_cpu():
     (hint,) = hints(outcome(procs=3), [], name_of, load([[0.2, 0.99, 1.03]], [[0.2, 0.99, 1.03]]))
     assert hint.startswith("2 of 3 workers (worker 2) kept its CPU busy 100%") and "share" not in hint
     assert hints(outcome(), [], name_of, load([[0.15], [0.14]], [[0.2], [0.22]])) == []     # rbd at QD 1
+    assert hints(outcome(), [], name_of, load([[0.3]], [[0.75]])) == []                     # idle a quarter of the run
     assert hints(outcome(), [], name_of, WorkerLoad()) == []                                # nothing sampled
 
 
