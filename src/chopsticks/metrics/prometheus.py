@@ -13,8 +13,10 @@ labels `operation` (op name) and `workload` (backend: rbd, s3, null, scenario, .
   chopsticks_operations_stalled           gauge, ops in flight past --op-timeout, last full second
   chopsticks_worker_cpu_seconds_total     counter per `worker`, `cpu` (librados threads included)
   chopsticks_active_users                 gauge, scenarios only: users started and not yet stopped
-Ops that time part of another op (get.ttfb, reconnect) have a histogram but are left out of
-chopsticks_operations_total and chopsticks_bytes_transferred_total, as from the summary's `all` row.
+Ops that time part of another op (get.ttfb, reconnect; in rate mode <op>.service and
+schedule.lag, the lag of each submission behind its intended start) have a histogram but are left
+out of chopsticks_operations_total and chopsticks_bytes_transferred_total, as from the summary's
+`all` row.
 """
 from __future__ import annotations
 
@@ -129,7 +131,7 @@ class RunCollector:
         moved = CounterMetricFamily("chopsticks_bytes_transferred", "Bytes moved by successful operations",
                                     labels=labels)
         for o, op in enumerate(run.op_names):
-            if op not in target.derived_ops:
+            if op not in run.plan.derived_ops:
                 total.add_metric([op, self.workload, "success"], int(ok[o]))
                 total.add_metric([op, self.workload, "failure"], int(failed[o]))
                 moved.add_metric([op, self.workload], int(snap["bytes"][o]))
