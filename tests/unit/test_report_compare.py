@@ -69,3 +69,17 @@ def test_several_runs_per_side_bootstrap_over_runs(tmp_path):
     write_csv(tmp_path / "c.csv", changes)
     rows = list(csv.DictReader(open(tmp_path / "c.csv")))
     assert {r["figure"] for r in rows} >= {"IOPS", "p99 µs"} and rows[0]["verdict"] in ("better", "worse", NO_CHANGE)
+
+
+def test_derived_timings_are_compared_by_latency_only():
+    a, b = synthetic("a.json", 5000, 900, seed=1), synthetic("b.json", 5000, 900, seed=2)
+    for r in (a, b):             # get.ttfb: a timing of part of each read, saved without IOPS, seconds 0-9 only
+        doc = r.doc
+        doc["summary"].insert(1, {**doc["summary"][0], "op": "read.ttfb", "iops": None, "mib_s": None})
+        doc["timeseries"] += [{**row, "op": "read.ttfb"} for row in doc["timeseries"] if row["second"] < 10]
+    figures = {(c.op, c.figure) for c in compare([a], [[b]])}
+    assert ("read.ttfb", "p99 µs") in figures and ("read.ttfb", "IOPS") not in figures
+    assert a.own_ops == ["read"]
+    from chopsticks.report.charts import all_ops_iops
+    seconds, iops = all_ops_iops(a)
+    assert len(seconds) == 30 and iops.sum() == a.row("read")["ops"]

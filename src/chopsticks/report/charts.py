@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from chopsticks.report.compare import Change
     from chopsticks.report.result import Result
 
+WIDTH_IN = 9.0
+
+
 @dataclass(frozen=True)
 class Chart:
     """One chart of a page: its title, height in inches, and what draws it into a (sub)figure."""
@@ -35,9 +38,6 @@ SPECTRUM_NINES = 5                   # the spectrum's x axis runs from p0 to p99
 HIST_GROUP = 16                      # the latency histogram's bars: 16 recorder buckets (1/8 octave)
 GROUPS_PER_OCTAVE = 8
 PERCENTILE_COLUMNS = (("lat_p50_us", "p50", "-"), ("lat_p99_us", "p99", "--"), ("lat_p99_9_us", "p99.9", ":"))
-
-
-WIDTH_IN = 9.0
 
 
 def figure(height: float) -> Figure:
@@ -70,8 +70,11 @@ def _legend(ax) -> None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
-def _phases(ax, series) -> None:
+def _phases(ax, result: Result) -> None:
     """Shade the ramp and drain seconds: they are not in the summary's figures."""
+    if not result.ops:
+        return
+    series = result.series(result.ops[0])
     for phase in ("ramp", "drain"):
         secs = series["second"][series["phase"] == phase]
         if len(secs):
@@ -79,14 +82,11 @@ def _phases(ax, series) -> None:
 
 
 def _timeline(ax, result: Result, column: str, ylabel: str, label=lambda op: op) -> None:
-    first = None
-    for op in result.ops:
+    for op in result.own_ops:
         s = result.series(op)
-        first = first or s
         if len(s["second"]):
             ax.stairs(s[column], np.append(s["second"], s["second"][-1] + 1), baseline=None, lw=1, label=label(op))
-    if first is not None:
-        _phases(ax, first)
+    _phases(ax, result)
     ax.set_ylabel(ylabel)
     ax.set_xlabel("second")
     ax.set_ylim(bottom=0)
@@ -104,14 +104,11 @@ def throughput(fig, result: Result) -> None:
 def latency_timeline(fig, result: Result) -> None:
     """p50, p99 and p99.9 of each second, per op (log scale)."""
     ax = fig.add_subplot()
-    first = None
     for i, op in enumerate(result.ops):
         s = result.series(op)
-        first = first or s
         for column, name, style in PERCENTILE_COLUMNS:
             ax.plot(s["second"] + 0.5, s[column], ls=style, lw=1, color=f"C{i}", label=f"{op} {name}")
-    if first is not None:
-        _phases(ax, first)
+    _phases(ax, result)
     ax.set_yscale("log")
     ax.set_ylabel("latency µs")
     ax.set_xlabel("second")
@@ -181,7 +178,7 @@ def errors_and_stalls(fig, result: Result) -> None:
     _timeline(top, result, "errors", "errors / s")
     top.set_title("Errors, in-flight and stalled operations per second")
     _timeline(bottom, result, "inflight", "in flight", label=lambda op: f"{op} in flight")
-    for i, op in enumerate(result.ops):
+    for i, op in enumerate(result.own_ops):
         s = result.series(op)
         if len(s["second"]):
             bottom.stairs(s["stalled"], np.append(s["second"], s["second"][-1] + 1), baseline=None, lw=1.2, ls="--",
@@ -236,13 +233,13 @@ def run_charts(result: Result) -> list[Chart]:
 
 
 def all_ops_iops(result: Result) -> tuple[np.ndarray, np.ndarray]:
-    """(second, IOPS summed over ops) of a run."""
-    total = None
-    for op in result.ops:
-        s = result.series(op)
-        total = s["iops"] if total is None else total + s["iops"]
-        seconds = s["second"]
-    return (seconds, total) if total is not None else (np.array([]), np.array([]))
+    """(second, IOPS summed over the run's own ops) of a run."""
+    series = [result.series(op) for op in result.own_ops]
+    if not series or not any(len(s["second"]) for s in series):
+        return np.array([]), np.array([])
+    seconds = np.concatenate([s["second"] for s in series]).astype(int)
+    total = np.bincount(seconds, weights=np.concatenate([s["iops"] for s in series]))
+    return np.arange(len(total)), total
 
 
 def compare_timeline(fig, results: list[Result]) -> None:
@@ -266,7 +263,9 @@ def compare_changes(fig, changes: list[Change]) -> None:
     y = np.arange(len(changes))
     colors = {"better": "C2", "worse": "C3"}
     for i, c in enumerate(changes):
-        ax.errorbar(c.change_pct, i, xerr=[[c.change_pct - c.ci_low_pct], [c.ci_high_pct - c.change_pct]],
+        # The point (from the whole samples) may lie just outside the bootstrap interval.
+        xerr = [[max(0.0, c.change_pct - c.ci_low_pct)], [max(0.0, c.ci_high_pct - c.change_pct)]]
+        ax.errorbar(c.change_pct, i, xerr=xerr,
                     fmt="o", color=colors.get(c.verdict, "0.45"), capsize=3)
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_yticks(y, labels)

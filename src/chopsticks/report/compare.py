@@ -78,8 +78,11 @@ def _change(name: str, op: str, title: str, direction: int, a: np.ndarray, b: np
 
 def _per_second(baseline: Result, candidate: Result, op: str, threshold_pct: float, rng) -> list[Change]:
     sa, sb = baseline.measured_seconds(op), candidate.measured_seconds(op)
+    own = op in baseline.own_ops
     changes = []
     for column, title, direction, stat in FIGURES:
+        if direction > 0 and not own:
+            continue                    # a derived timing's count is its parent op's
         a, b = sa[column][np.isfinite(sa[column])], sb[column][np.isfinite(sb[column])]
         if len(a) < 2 or len(b) < 2:
             continue

@@ -31,6 +31,12 @@ class Result:
         """Op names with a summary row, "all" left out."""
         return [row["op"] for row in self.rows if row["op"] != "all"]
 
+    @property
+    def own_ops(self) -> list[str]:
+        """Ops that are operations of their own: derived timings (get.ttfb, schedule.lag, ...),
+        saved without IOPS, time parts of other ops and would count them twice."""
+        return [op for op in self.ops if self.row(op).get("iops") is not None]
+
     def row(self, op: str) -> dict | None:
         return next((row for row in self.rows if row["op"] == op), None)
 
