@@ -5,7 +5,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from chopsticks.engine.pool import RunOutcome
+from chopsticks.engine.contract import RunOutcome
 from chopsticks.engine.shm import ERR_CODES, ERR_STALLED, N_PHASES, NBUCKETS, TS_FIELDS, Phase, TsField
 from chopsticks.engine.worker_load import WorkerLoad
 from chopsticks.metrics.hints import hints

@@ -7,7 +7,7 @@ import textwrap
 
 import numpy as np
 
-from chopsticks.engine.pool import RunOutcome
+from chopsticks.engine.contract import RunOutcome
 from chopsticks.engine.shm import TsField
 from chopsticks.engine.worker_load import WorkerLoad
 from chopsticks.metrics.summary import LATE_NS, errors_by_kind
