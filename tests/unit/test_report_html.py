@@ -82,3 +82,14 @@ def test_report_show_names_a_wrong_shape_in_one_line(tmp_path, cli):
     path.write_text('{"summary": []}')
     r = cli("report", "show", path)
     assert r.exit_code == 1 and r.stderr == "chopsticks: error: x.json: not a chopsticks result file (no 'summary' rows)\n"
+
+
+def test_a_cluster_run_has_a_row_and_a_bar_per_host():
+    doc = hour_long(seconds=20)
+    doc["hosts"] = [{"host": f"client-{i}", "address": f"tcp://127.0.0.{i + 1}:40000", "clock_offset_ms": 0.4,
+                     "rtt_ms": 0.2, "first_op_ms": 2.0 * i, "lost_at_s": None,
+                     "summary": [{**doc["summary"][-1], "iops": 1000.0 * (i + 1)}], "workers": []} for i in range(3)]
+    page = run_page(check_document(doc, "result.json"))
+    hosts = page.split("<h2>Hosts</h2>", 1)[1]
+    assert all(f"client-{i}" in hosts for i in range(3)) and "3,000" in hosts
+    assert len(svgs(page)) == 8 and "IOPS per host" in page

@@ -218,6 +218,17 @@ def worker_cpu(fig, result: Result) -> None:
     _legend(ax)
 
 
+def host_iops(fig, hosts: list[dict]) -> None:
+    """Cluster runs: each host's IOPS over the measured time (its summary's `all` row)."""
+    ax = fig.add_subplot()
+    names = [str(h.get("host")) for h in hosts]
+    iops = [float(((h.get("summary") or [{}])[-1]).get("iops") or 0.0) for h in hosts]
+    ax.barh(names, iops, color="C0")
+    ax.invert_yaxis()
+    ax.set_xlabel("IOPS (all ops)")
+    ax.set_title("IOPS per host")
+
+
 def run_charts(result: Result) -> list[Chart]:
     """Every chart of one run's report, in page order."""
     charts = [Chart("Throughput", 5.6, lambda f: throughput(f, result)),

@@ -12,6 +12,8 @@ from chopsticks.report import charts
 from chopsticks.report import compare as cmp
 from chopsticks.report.result import Result
 
+HOST_COLUMNS = (("ops", "{:,}"), ("iops", "{:,.0f}"), ("mib_s", "{:,.1f}"), ("lat_p50_us", "{:,.1f}"),
+                ("lat_p99_us", "{:,.1f}"), ("lat_p99_9_us", "{:,.1f}"), ("errors", "{:,}"))
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:70em;padding:0 1em;color:#222}
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ddd}
@@ -79,6 +81,15 @@ def run_page(result: Result) -> str:
         body.append(f'<p class="muted">{doc["drain_ops"]:,} ops completed after the end of the measured time '
                     "(drain, shaded in the charts) are left out of the figures.</p>")
     body.append(_charts(charts.run_charts(result)))
+    hosts = doc.get("hosts") or []
+    if hosts:
+        body.append("<h2>Hosts</h2>" + _table(
+            ["host", "address", "clock offset ms", "first op ms", "lost at s", "ops", "IOPS", "MiB/s", "p50 µs",
+             "p99 µs", "p99.9 µs", "errors"],
+            [[h.get("host"), h.get("address"), _cell("{:+.1f}", h.get("clock_offset_ms")), _cell("{:.1f}", h.get("first_op_ms")),
+              _cell("{:.0f}", h.get("lost_at_s"))] + [_cell(fmt, total.get(key)) for key, fmt in HOST_COLUMNS]
+             for h in hosts for total in [(h.get("summary") or [{}])[-1]]]))
+        body.append(_charts([charts.Chart("IOPS per host", 0.9 + 0.35 * len(hosts), lambda f: charts.host_iops(f, hosts))]))
     kinds = [[op, kind, f"{n:,}"] for op, by in sorted(doc.get("errors_by_kind", {}).items()) for kind, n in sorted(by.items())]
     if kinds:
         body.append("<h2>Errors by kind</h2>" + _table(["op", "kind", "count"], kinds))
