@@ -60,7 +60,7 @@ def rbd(
     cluster: common.Cluster = None, hosts: common.Hosts = None, wait_hosts: common.WaitHosts = "60s",
     progress: ProgressMode = "auto",
     rate: common.Rate = None, arrivals: common.Arrivals = "uniform", slo: common.Slo = None,
-    step_duration: common.StepDuration = "10s",
+    step_duration: common.StepDuration = "10s", watch_cluster: common.WatchCluster = None,
 ) -> None:
     """Saturate an RBD image through librbd's C aio API: IOPS, MiB/s and the latency tail."""
     from chopsticks.backends.rbd import RbdTarget
@@ -77,7 +77,8 @@ def rbd(
                        rbd_cache=rbd_cache)
     plan = opts.plan(target)
     common.check_buffer_memory(plan, plan.iodepth * target.io.bs, "--iodepth × --bs")
-    common.execute(plan, opts.with_cluster(cluster, hosts, wait_hosts))
+    common.execute(plan, opts.with_cluster(cluster, hosts, wait_hosts),
+                   common.cluster_watch(watch_cluster, conf, keyring or "", client_id))
 
 
 @app.command()
@@ -192,7 +193,7 @@ def rados(
     cluster: common.Cluster = None, hosts: common.Hosts = None, wait_hosts: common.WaitHosts = "60s",
     progress: ProgressMode = "auto",
     rate: common.Rate = None, arrivals: common.Arrivals = "uniform", slo: common.Slo = None,
-    step_duration: common.StepDuration = "10s",
+    step_duration: common.StepDuration = "10s", watch_cluster: common.WatchCluster = None,
 ) -> None:
     """Saturate a RADOS pool through librados' C aio API (write_full, read, stat, remove): IOPS, MiB/s, the latency tail."""
     from chopsticks.backends.rados import RadosTarget
@@ -214,4 +215,5 @@ def rados(
                          cleanup=cleanup, create_pool=create_pool, connect_timeout_s=connect_timeout)
     plan = opts.plan(target)
     common.check_buffer_memory(plan, plan.iodepth * hi, "--iodepth × --size")
-    common.execute(plan, opts.with_cluster(cluster, hosts, wait_hosts))
+    common.execute(plan, opts.with_cluster(cluster, hosts, wait_hosts),
+                   common.cluster_watch(watch_cluster, conf, keyring or "", client_id))

@@ -66,6 +66,7 @@ CsvOut = Annotated[Optional[Path], typer.Option("--csv", help="Write the percent
 TsOut = Annotated[Optional[Path], typer.Option("--timeseries-csv", help="Write the per-second series here.")]
 JsonOut = Annotated[Optional[Path], typer.Option("--json", help="Write everything (settings, summary, series, histograms) here.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No live progress (same as --progress none).")]
+WatchCluster = Annotated[Optional[bool], typer.Option("--watch-cluster/--no-watch-cluster", help="Ask the monitors for the cluster's status once a second: its events (OSD down, health, PGs degraded) on the run's timeline, its figures in the time series (default: on).")]
 ProgressMode = Annotated[str, typer.Option("--progress", help="auto (a live table in a terminal, else a line a second) | live | plain | none.")]
 Prometheus = Annotated[Optional[str], typer.Option("--prometheus", help="Serve live Prometheus metrics on [ADDR:]PORT (ADDR 0.0.0.0 unless given) for the run's whole life.")]
 ResultsDir = Annotated[Optional[Path], typer.Option("--results-dir", help="Keep the run's results in DIR/<YYYYmmdd-HHMMSS>-<command>/ (default ./chopsticks-results; $CHOPSTICKS_RUN_DIR names the run directory itself).")]
@@ -213,8 +214,9 @@ def check_outputs(*paths: Optional[Path]) -> None:
             raise ChopsticksError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def execute(plan: Plan, opts: RunOptions) -> None:
-    """Run the plan, print the table, write the requested files; exit with the run's status."""
+def execute(plan: Plan, opts: RunOptions, watch=None) -> None:
+    """Run the plan, print the table, write the requested files; exit with the run's status.
+    `watch`: the Ceph cluster's watch (engine/cluster_watch.py), an observer too."""
     check_outputs(opts.csv, opts.timeseries_csv, opts.json)
     if opts.slo:
         from chopsticks.cli.slo import execute_slo
@@ -222,9 +224,11 @@ def execute(plan: Plan, opts: RunOptions) -> None:
         return execute_slo(plan, opts)
     progress = None if opts.quiet else progress_display(opts.progress)
     load = WorkerLoad()
+    if watch is not None and progress is not None:
+        watch.on_event = progress.event
     with run_outputs(plan, opts) as (run_dir, exporter):
-        cluster = run_on_cluster(plan, opts, [progress]) if opts.cluster else None
-        out = cluster.merged if cluster else pool.run(plan, [progress, load, exporter])
+        cluster = run_on_cluster(plan, opts, [progress, watch]) if opts.cluster else None
+        out = cluster.merged if cluster else pool.run(plan, [progress, load, exporter, watch])
     rows = summarize(out)
     name_of = plan.target.error_name
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
@@ -234,16 +238,21 @@ def execute(plan: Plan, opts: RunOptions) -> None:
     run_hints = hints(out, rows, name_of, load)
     if run_hints:
         print(wrap_hints(run_hints, width))
+    if watch is not None:
+        print("\n".join(watch.report_lines()))
     document = export.result_document(out, rows, name_of, run_hints)
+    if watch is not None:
+        document.update(watch.report())
     if cluster:
         document.update(hosts=cluster.host_entries, first_op_spread_ms=cluster.first_op_spread_ms)
+    series = watch.figures_by_second() if watch is not None else None
     outputs = [(opts.csv, lambda p: export.write_summary_csv(p, rows)),
-               (opts.timeseries_csv, lambda p: export.write_timeseries_csv(p, out, cluster.by_host() if cluster else ())),
+               (opts.timeseries_csv, lambda p: export.write_timeseries_csv(p, out, cluster.by_host() if cluster else (), series)),
                (opts.json, lambda p: export.write_json(p, document))]
     written, failed = write_outputs(outputs)
     if written:
         print(f"wrote {', '.join(written)}" + (" (partial)" if out.partial else ""))
-    failed += keep_results(run_dir, document, rows, lambda p: export.write_timeseries_csv(p, out, cluster.by_host() if cluster else ()))
+    failed += keep_results(run_dir, document, rows, lambda p: export.write_timeseries_csv(p, out, cluster.by_host() if cluster else (), series))
     raise typer.Exit(exit_status(out, rows, failed))
 
 
@@ -333,6 +342,15 @@ def exit_status(out, rows: list[dict], failed_outputs: list[str]) -> int:
     if total["errors"] or total["stalled"]:
         return EXIT_OP_ERRORS
     return EXIT_OK
+
+
+def cluster_watch(enabled: Optional[bool], conf: str, keyring: str, client_id: str):
+    """The cluster watch for a run on Ceph (on unless --no-watch-cluster), or None."""
+    if enabled is False:
+        return None
+    from chopsticks.engine.cluster_watch import ClusterWatch
+
+    return ClusterWatch(conf, keyring, client_id)
 
 
 def default_ceph_conf() -> tuple[str, str]:

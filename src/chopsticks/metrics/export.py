@@ -14,7 +14,7 @@ from chopsticks import __version__
 from chopsticks.engine.contract import RunOutcome
 from chopsticks.engine.shm import Phase
 from chopsticks.metrics import histogram
-from chopsticks.metrics.summary import (MEASURED, SUMMARY_COLUMNS, TIMESERIES_COLUMNS, errors_by_kind,
+from chopsticks.metrics.summary import (CLUSTER_COLUMNS, MEASURED, SUMMARY_COLUMNS, TIMESERIES_COLUMNS, errors_by_kind,
                                         rate_summary, rate_text, timeseries)
 
 TABLE_COLUMNS = (("op", "op", "{}"), ("ops", "ops", "{:,}"), ("iops", "IOPS", "{:,.0f}"),
@@ -85,16 +85,19 @@ def write_summary_csv(path: Path, rows: list[dict]) -> None:
     write_rows_csv(path, SUMMARY_COLUMNS, rows)
 
 
-def write_timeseries_csv(path: Path, out: RunOutcome, hosts: list[tuple[str, RunOutcome]] = ()) -> None:
+def write_timeseries_csv(path: Path, out: RunOutcome, hosts: list[tuple[str, RunOutcome]] = (),
+                         cluster: dict[int, dict] | None = None) -> None:
     """The per-second series. A cluster run passes its `hosts` (name, outcome): a `host` column
-    then leads, the cluster's rows (host "all") first, then each host's own."""
+    then leads, the cluster's rows (host "all") first, then each host's own. A run that watched
+    its Ceph cluster passes the watch's figures by second: CLUSTER_COLUMNS follow."""
+    columns = TIMESERIES_COLUMNS + (CLUSTER_COLUMNS if cluster is not None else ())
     if not hosts:
-        write_rows_csv(path, TIMESERIES_COLUMNS, timeseries(out))
+        write_rows_csv(path, columns, timeseries(out, cluster))
         return
-    rows = [{"host": "all", **row} for row in timeseries(out)]
+    rows = [{"host": "all", **row} for row in timeseries(out, cluster)]
     for name, host_out in hosts:
-        rows += [{"host": name, **row} for row in timeseries(host_out)]
-    write_rows_csv(path, ("host", *TIMESERIES_COLUMNS), rows)
+        rows += [{"host": name, **row} for row in timeseries(host_out, cluster)]
+    write_rows_csv(path, ("host", *columns), rows)
 
 
 def hosts_text(hosts: list[dict], first_op_spread_ms: float | None) -> str:

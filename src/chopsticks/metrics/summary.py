@@ -82,6 +82,12 @@ def errors_by_kind(out: RunOutcome, name_of) -> dict[str, dict[str, int]]:
 #   samples at the second boundaries (NaN if not sampled or no op completed).
 TIMESERIES_COLUMNS = ("second", "phase", "op", "iops", "bytes", "errors", "stalled", "inflight", "mib_s",
                       "lat_mean_us", "lat_max_us", "lat_p50_us", "lat_p99_us", "lat_p99_9_us")
+# Cluster columns, after those when the run watched its Ceph cluster (--watch-cluster; blank in a
+# second the monitors did not answer): health (HEALTH_OK|HEALTH_WARN|HEALTH_ERR); osds_up;
+# pgs_degraded (PGs whose state includes degraded); recovery_mib_s and cluster_op_s (client
+# read + write ops/s), both as the cluster's mgr reports them.
+CLUSTER_COLUMNS = ("health", "osds_up", "pgs_degraded", "recovery_mib_s", "cluster_op_s")
+NO_CLUSTER_ANSWER = dict.fromkeys(CLUSTER_COLUMNS, "")
 
 
 def phase_of_second(out: RunOutcome, sec: int) -> str:
@@ -90,7 +96,8 @@ def phase_of_second(out: RunOutcome, sec: int) -> str:
     return "measured" if sec < out.measured_secs else "drain"
 
 
-def timeseries(out: RunOutcome) -> list[dict]:
+def timeseries(out: RunOutcome, cluster: dict[int, dict] | None = None) -> list[dict]:
+    """Rows of TIMESERIES_COLUMNS; with `cluster` ({second: the watch's figures}), CLUSTER_COLUMNS too."""
     ts = out.ts.sum(axis=0)
     lat_max = out.ts[..., LAT_MAX].max(axis=0)
     rows = []
@@ -110,6 +117,9 @@ def timeseries(out: RunOutcome) -> list[dict]:
                 "lat_p50_us": out.tick_p50_ns[sec, o] / 1e3, "lat_p99_us": out.tick_p99_ns[sec, o] / 1e3,
                 "lat_p99_9_us": out.tick_p99_9_ns[sec, o] / 1e3,
             })
+            if cluster is not None:
+                figures = cluster.get(sec)
+                rows[-1].update({c: figures[c] for c in CLUSTER_COLUMNS} if figures else NO_CLUSTER_ANSWER)
     return rows
 
 

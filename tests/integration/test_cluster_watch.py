@@ -1,0 +1,108 @@
+"""The cluster's events on the latency timeline: faults injected into the lab during a `bench rbd`
+run show as events at their second and in the time series' cluster columns; monitors that stop
+answering leave the load running and the watch saying it went blind. Every test restores the lab
+(the session's lab is shared by all tests)."""
+import csv
+import datetime
+import json
+import subprocess
+import time
+
+import pytest
+
+from chopsticks.lab.cluster import not_ready_reason
+from conftest import run_cli
+from helpers.engine_cli import load_json, start_bench, wait_for_progress
+
+pytestmark = pytest.mark.ceph
+
+
+def ceph(lab, *args) -> str:
+    return subprocess.run(["ceph", "-c", str(lab.conf), "--connect-timeout", "20", *args], check=True,
+                          capture_output=True, text=True, timeout=60).stdout
+
+
+def wait_healthy(lab, timeout_s=90.0) -> None:
+    """Until HEALTH_OK with every PG active+clean: the next test gets the lab as it was."""
+    deadline = time.monotonic() + timeout_s
+    reason = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            reason = not_ready_reason(json.loads(ceph(lab, "status", "--format", "json")))
+        except subprocess.SubprocessError as e:
+            reason = str(e)
+        if reason is None:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the lab did not come back: {reason}")
+
+
+def run_second(doc: dict, wall_time: float) -> float:
+    """Seconds since the run's start of a wall-clock instant."""
+    return wall_time - datetime.datetime.fromisoformat(doc["started_at"]).timestamp()
+
+
+def events_matching(doc: dict, text: str) -> list[dict]:
+    return [e for e in doc["cluster_events"] if text in e["event"]]
+
+
+def test_mark_down_and_noout_show_at_their_second_and_in_the_health_column(lab, tmp_path):
+    proc = start_bench("rbd", "--conf", lab.conf, "--keyring", lab.keyring, "--procs", 1, "--duration", "12s",
+                       "--no-save", "--progress", "plain", "--json", tmp_path / "r.json",
+                       "--timeseries-csv", tmp_path / "ts.csv")
+    try:
+        wait_for_progress(proc)
+        time.sleep(1.5)
+        marked_at = time.time()
+        r = run_cli("lab", "fault", "mark-down", "osd.0", "--dir", lab.dir)
+        assert r.exit_code == 0 and "marked osd.0 down" in r.stdout, r.stderr
+        time.sleep(3)
+        noout_at = time.time()
+        ceph(lab, "osd", "set", "noout")
+        _, err = proc.communicate(timeout=120)
+    finally:
+        ceph(lab, "osd", "unset", "noout")
+        if proc.poll() is None:
+            proc.kill()
+        wait_healthy(lab)
+    assert proc.returncode == 0, err
+    doc = load_json(tmp_path / "r.json")
+    down = events_matching(doc, "osd.0 down")
+    assert down, doc["cluster_events"]
+    assert run_second(doc, marked_at) - 1.5 <= down[0]["second"] <= run_second(doc, marked_at) + 2.5
+    noout = events_matching(doc, "noout flag(s) set")
+    assert noout, doc["cluster_events"]
+    assert run_second(doc, noout_at) - 1.5 <= noout[0]["second"] <= run_second(doc, noout_at) + 2.5
+    assert "event: " in err and "noout" in err                 # shown as it happened, not only at the end
+    health = {int(row["second"]): row["health"] for row in csv.DictReader(open(tmp_path / "ts.csv"))}
+    assert health[0] == "HEALTH_OK"
+    assert health[noout[0]["second"]] == "HEALTH_WARN"
+    assert doc["summary"][-1]["ops"] > 0
+
+
+def test_silent_monitors_leave_the_load_running_and_the_watch_blind(lab, tmp_path):
+    proc = start_bench("rbd", "--conf", lab.conf, "--keyring", lab.keyring, "--procs", 1, "--duration", "14s",
+                       "--no-save", "--progress", "plain", "--json", tmp_path / "r.json")
+    try:
+        wait_for_progress(proc)
+        paused_at = time.time()
+        r = run_cli("lab", "fault", "pause", "mon.a", "--for", "7s", "--dir", lab.dir, timeout=60)
+        assert r.exit_code == 0 and "resumed mon.a" in r.stdout, r.stderr
+        _, err = proc.communicate(timeout=120)
+    finally:
+        run_cli("lab", "fault", "resume", "mon.a", "--dir", lab.dir)
+        if proc.poll() is None:
+            proc.kill()
+        wait_healthy(lab)
+    assert proc.returncode == 0, err
+    doc = load_json(tmp_path / "r.json")
+    blind = events_matching(doc, "cluster watch blind")
+    assert blind and run_second(doc, paused_at) + 2 <= blind[0]["second"] <= run_second(doc, paused_at) + 6
+    assert events_matching(doc, "sees again")
+    assert doc["cluster_watch_blind_s"] >= 4
+    # the load went on while the monitors were silent: ops completed in every second of the pause
+    ops = {row["second"]: row["iops"] for row in doc["timeseries"] if row["op"] == "write"}
+    first = int(run_second(doc, paused_at)) + 1
+    assert all(ops[s] > 0 for s in range(first, first + 5)), ops
+    answered = {s["second"] for s in doc["cluster_seconds"]}
+    assert not answered & set(range(first + 1, first + 5))      # no answer came while it was paused
