@@ -94,10 +94,13 @@ cdef inline void start_schedule(LoopControl *c, double rate, int arrivals, uint6
 
 
 cdef inline bint stop_due(LoopControl *c, uint64_t now) noexcept nogil:
-    """Whether new operations may still start; once not, completions from then on are the drain."""
-    if c.submitting and (c.stop[0] != 0 or now >= c.spec.deadline_ns or c.budget == 0):
+    """Whether submitting has ended (the stop flag, the deadline, the budget). After a stop or the
+    deadline, completions are the drain; the budget's last ops are still measured ops."""
+    if c.submitting and (c.stop[0] != 0 or now >= c.spec.deadline_ns):
         c.submitting = False
         c.rec.draining = 1
+    elif c.submitting and c.budget == 0:
+        c.submitting = False
     return not c.submitting
 
 

@@ -31,7 +31,8 @@ cdef enum:
     N_PHASES = 3
     ERR_CODES = 1024             # per-op error counters, indexed by a backend-defined code
     ERR_STALLED = 1023           # an op older than --op-timeout (counted once, when first seen)
-    ERR_OTHER = 1022             # a code outside 1..1021
+    ERR_OTHER = 1022             # a code outside 1..1020
+    ERR_VERIFY = 1021            # --verify: a block read back did not match what was written
 
 
 cdef inline int bucket_index(uint64_t v) noexcept nogil:

@@ -21,6 +21,7 @@ CONSTANTS = {
     "err_codes": ERR_CODES,
     "err_stalled": ERR_STALLED,
     "err_other": ERR_OTHER,
+    "err_verify": ERR_VERIFY,
 }
 
 

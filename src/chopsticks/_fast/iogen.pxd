@@ -12,6 +12,7 @@ cdef enum:
     RW_RANDWRITE = 3
     RW_RANDRW = 4
     RW_RW = 5                    # sequential mixed
+    RW_VERIFY = 6                # write the span once in order, then read it all back (fio's do_verify)
 
 cdef struct IoGen:
     uint64_t rng
@@ -21,12 +22,15 @@ cdef struct IoGen:
     uint64_t next_block          # sequential cursor
     int rw
     int read_pct
+    int passes                   # RW_VERIFY: whole passes over the span done (0: writing, 1: reading)
 
 
 cdef inline int next_io(IoGen *g, uint64_t *offset) noexcept nogil:
     cdef uint64_t block
     cdef int op
-    if g.rw == RW_READ or g.rw == RW_RANDREAD:
+    if g.rw == RW_VERIFY:
+        op = OP_WRITE if g.passes == 0 else OP_READ
+    elif g.rw == RW_READ or g.rw == RW_RANDREAD:
         op = OP_READ
     elif g.rw == RW_WRITE or g.rw == RW_RANDWRITE:
         op = OP_WRITE
@@ -39,6 +43,7 @@ cdef inline int next_io(IoGen *g, uint64_t *offset) noexcept nogil:
         g.next_block += 1
         if g.next_block >= g.nblocks:
             g.next_block = 0
+            g.passes += 1
     offset[0] = g.start + block * g.bs
     return op
 
@@ -52,4 +57,5 @@ cdef inline int init_iogen(IoGen *g, dict spec) except -1:
     g.next_block = 0
     g.rw = spec["rw"]
     g.read_pct = spec["read_pct"]
+    g.passes = 0
     return 0

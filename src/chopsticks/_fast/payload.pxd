@@ -5,10 +5,18 @@ cdef enum:
     PATTERN_ZERO = 1
     PATTERN_COMPRESSIBLE = 2
     STAMP_EVERY = 4096           # one stamp per 4 KiB block
+    STAMP_BYTES = 32             # offset, seq, magic, check: the stamp at the start of each block
+    SEQ_WORKER_SHIFT = 44        # seq = worker index << 44 | the worker's write number
+    # What check_block finds in a block read back.
+    BLOCK_OK = 0
+    BLOCK_UNWRITTEN = 1          # no stamp: never written by chopsticks (not checked)
+    BLOCK_MISPLACED = 2          # stamped for another offset
+    BLOCK_CORRUPT = 3            # the block's bytes do not match its stamp's check value
 
 cdef char *alloc_aligned(size_t size) noexcept nogil
 cdef void fill(char *buf, size_t size, int pattern, int compressible_pct, uint64_t seed) noexcept nogil
 cdef void stamp(char *buf, size_t size, uint64_t offset, uint64_t seq) noexcept nogil
+cdef int check_block(const char *block, size_t n, uint64_t offset, uint64_t *seq) noexcept nogil
 
 cdef inline uint64_t splitmix64(uint64_t *state) noexcept nogil:
     cdef uint64_t z

@@ -7,8 +7,10 @@ from posix.stdlib cimport posix_memalign
 from libc.stdlib cimport free
 
 PATTERNS = {"random": PATTERN_RANDOM, "zero": PATTERN_ZERO, "compressible": PATTERN_COMPRESSIBLE}
-cdef uint64_t STAMP_MAGIC_C = 0x6b63697473706f68ULL  # b"hopstick" little-endian: marks a stamped block
+cdef uint64_t STAMP_MAGIC_C = 0x326b697473706f68ULL  # b"hopstik2" little-endian: marks a stamped block
 STAMP_MAGIC = STAMP_MAGIC_C
+# The stamp's layout (payload.pxd), for the Python layers.
+STAMP_LAYOUT = {"bytes": STAMP_BYTES, "every": STAMP_EVERY, "seq_worker_shift": SEQ_WORKER_SHIFT}
 
 
 cdef char *alloc_aligned(size_t size) noexcept nogil:
@@ -44,17 +46,57 @@ cdef void fill(char *buf, size_t size, int pattern, int compressible_pct, uint64
 
 
 cdef void stamp(char *buf, size_t size, uint64_t offset, uint64_t seq) noexcept nogil:
-    # Bytes 0..8: device offset of the block; 8..16: a per-worker write sequence number;
-    # 16..24: magic. Only the first 24 bytes of every 4 KiB block change.
-    cdef size_t block = 0
-    cdef uint64_t off
+    # At the start of every 4 KiB block of a write (and of a shorter write): bytes 0..8 its
+    # device offset, 8..16 the write's seq (worker << SEQ_WORKER_SHIFT | write number), 16..24
+    # the magic, 24..32 a check value of the block's other bytes, so a read can tell a block
+    # that was corrupted, misplaced or never written. Only these 32 bytes change per write.
+    cdef size_t block = 0, n
+    cdef uint64_t off, check
     cdef uint64_t magic = STAMP_MAGIC_C
-    while block + 24 <= size:
+    while block + STAMP_BYTES <= size:
+        n = STAMP_EVERY if size - block > STAMP_EVERY else size - block
         off = offset + block
+        check = _check_value(buf + block + STAMP_BYTES, n - STAMP_BYTES, off, seq)
         memcpy(buf + block, &off, 8)
         memcpy(buf + block + 8, &seq, 8)
         memcpy(buf + block + 16, &magic, 8)
+        memcpy(buf + block + 24, &check, 8)
         block += STAMP_EVERY
+
+
+cdef inline uint64_t _check_value(const char *p, size_t n, uint64_t offset, uint64_t seq) noexcept nogil:
+    # A 64-bit multiply-xor hash of the block's bytes after the stamp, seeded with its offset
+    # and seq (~0.2 µs per 4 KiB): not cryptographic, it only has to notice changed bytes.
+    cdef uint64_t h = offset * 0x9E3779B97F4A7C15ULL ^ seq ^ n
+    cdef uint64_t w
+    cdef size_t i = 0
+    while i + 8 <= n:
+        memcpy(&w, p + i, 8)
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL
+        h ^= h >> 29
+        i += 8
+    while i < n:
+        h = (h ^ <unsigned char>p[i]) * 0x94D049BB133111EBULL
+        i += 1
+    return h ^ (h >> 31)
+
+
+cdef int check_block(const char *block, size_t n, uint64_t offset, uint64_t *seq) noexcept nogil:
+    """Check one block of n bytes read at `offset` (BLOCK_* result); its stamp's seq in seq[0]."""
+    cdef uint64_t off, magic, check
+    if n < STAMP_BYTES:
+        return BLOCK_UNWRITTEN
+    memcpy(&magic, block + 16, 8)
+    if magic != STAMP_MAGIC_C:
+        return BLOCK_UNWRITTEN
+    memcpy(&off, block, 8)
+    memcpy(seq, block + 8, 8)
+    memcpy(&check, block + 24, 8)
+    if off != offset:
+        return BLOCK_MISPLACED
+    if check != _check_value(block + STAMP_BYTES, n - STAMP_BYTES, off, seq[0]):
+        return BLOCK_CORRUPT
+    return BLOCK_OK
 
 
 def make_payload(size_t size, str pattern="random", int compressible_pct=50, uint64_t seed=1):
@@ -71,10 +113,20 @@ def make_payload(size_t size, str pattern="random", int compressible_pct=50, uin
         free(buf)
 
 
+BLOCK_RESULTS = {BLOCK_OK: "ok", BLOCK_UNWRITTEN: "unwritten", BLOCK_MISPLACED: "misplaced", BLOCK_CORRUPT: "corrupt"}
+
+
+def verify_block(const unsigned char[:] block, uint64_t offset):
+    """What check_block finds in `block` read at `offset`: ('ok'|'unwritten'|'misplaced'|'corrupt', seq)."""
+    cdef uint64_t seq = 0
+    cdef int r = check_block(<const char *>&block[0], block.shape[0], offset, &seq) if block.shape[0] else BLOCK_UNWRITTEN
+    return BLOCK_RESULTS[r], seq
+
+
 def read_stamp(const unsigned char[:] block):
     """(offset, seq) stamped at the start of a 4 KiB block, or None if the block is not stamped."""
     cdef uint64_t off, seq, magic
-    if block.shape[0] < 24:
+    if block.shape[0] < STAMP_BYTES:
         return None
     memcpy(&off, &block[0], 8)
     memcpy(&seq, &block[8], 8)

@@ -13,8 +13,10 @@ from chopsticks._fast.librbd cimport *
 from chopsticks._fast.histogram cimport record_error, record_stall, now_ns
 from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, unsubmit, wait_ns,
                                      record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)
-from chopsticks._fast.payload cimport alloc_aligned, fill, stamp
-from chopsticks._fast.iogen cimport IoGen, init_iogen, next_io, OP_READ, OP_WRITE
+from chopsticks._fast.histogram cimport ERR_VERIFY
+from chopsticks._fast.payload cimport alloc_aligned, fill, stamp, SEQ_WORKER_SHIFT
+from chopsticks._fast.iogen cimport IoGen, init_iogen, next_io, OP_READ, OP_WRITE, RW_VERIFY
+from chopsticks._fast.verify cimport Verifier, init_verifier, free_verifier, wrote, expected, verify_read, verify_report
 
 cdef extern from "<sys/eventfd.h>" nogil:
     int eventfd(unsigned int initval, int flags)
@@ -49,6 +51,7 @@ cdef struct Slot:
     uint64_t intended_ns         # rate mode: when the op should have started (else = submit_ns)
     uint64_t submit_ns           # 0 while the slot is free
     uint64_t done_ns
+    uint64_t seq                 # a write's stamp; a read's expected minimum (--verify)
     int op
     int stalled
 
@@ -143,11 +146,13 @@ cdef class Connection:
         cdef int depth = spec["max_inflight"]
         cdef uint64_t bs = spec["bs"]
         cdef int stamp_writes = spec["pattern"] != "zero"
+        cdef bint verify = spec["verify"]
+        cdef Verifier ver
         cdef Slot *slots = <Slot *>calloc(depth, sizeof(Slot))
         cdef Slot **free_slots = <Slot **>calloc(depth, sizeof(Slot *))
         cdef rbd_completion_t *done = <rbd_completion_t *>calloc(depth, sizeof(rbd_completion_t))
         cdef int efd = -1, i, n, r, n_free = depth
-        cdef uint64_t seq = 0, now, wait, counter
+        cdef uint64_t seq = (<uint64_t>spec["worker_index"]) << SEQ_WORKER_SHIFT, now, wait, counter
         cdef Slot *s
         cdef ssize_t ret
         cdef pollfd pfd
@@ -157,7 +162,12 @@ cdef class Connection:
             raise MemoryError()
         init_control(&ctl, hist, ts, errors, stop, spec)
         init_iogen(&gen, spec)
+        ver.last_seq = NULL
+        if gen.rw == RW_VERIFY:             # one pass writing the span, one reading it back
+            ctl.budget = min(ctl.budget, 2 * gen.nblocks)
         try:
+            if verify:
+                init_verifier(&ver, gen.start, gen.nblocks * bs, bs)
             for i in range(depth):
                 free_slots[i] = &slots[depth - 1 - i]
                 slots[i].buf = alloc_aligned(bs)
@@ -176,10 +186,13 @@ cdef class Connection:
                 now = now_ns()
                 while True:
                     while may_submit(&ctl, now):
+                        if gen.rw == RW_VERIFY and gen.passes == 1 and gen.next_block == 0 and ctl.result.inflight:
+                            break           # the read pass starts once every write completed
                         n_free -= 1
                         s = free_slots[n_free]
                         s.intended_ns = begin_op(&ctl, now)
-                        ctl.result.fatal_errno = _submit(self.image, s, &gen, bs, stamp_writes, &seq)
+                        ctl.result.fatal_errno = _submit(self.image, s, &gen, bs, stamp_writes, &seq,
+                                                         &ver if verify else NULL)
                         if ctl.result.fatal_errno:
                             # counted as an error; drain, then report
                             unsubmit(&ctl)
@@ -208,7 +221,11 @@ cdef class Connection:
                                 s.done_ns = now
                             if ret < 0:
                                 record_failed(&ctl, s.op, <int>(-ret), s.intended_ns, s.submit_ns, s.done_ns)
+                            elif verify and s.op == OP_READ and not verify_read(&ver, s.buf, s.offset, s.seq):
+                                record_failed(&ctl, s.op, ERR_VERIFY, s.intended_ns, s.submit_ns, s.done_ns)
                             else:
+                                if verify and s.op == OP_WRITE:
+                                    wrote(&ver, s.offset, s.seq)
                                 record_done(&ctl, s.op, s.intended_ns, s.submit_ns, s.done_ns, bs)
                             s.submit_ns = 0
                             free_slots[n_free] = s
@@ -218,8 +235,13 @@ cdef class Connection:
                         break
                     if scan_due(&ctl, now):
                         _scan(&ctl, slots, depth, now)
-            return result_dict(&ctl)
+            result = result_dict(&ctl)
+            if verify:
+                result["verify"] = verify_report(&ver)
+            return result
         finally:
+            if ctl.result.inflight == 0:
+                free_verifier(&ver)
             if ctl.result.inflight == 0:
                 for i in range(depth):
                     free(slots[i].buf)
@@ -231,7 +253,7 @@ cdef class Connection:
 
 
 cdef int _submit(rbd_image_t image, Slot *s, IoGen *gen, uint64_t bs, int stamp_writes,
-                 uint64_t *seq) noexcept nogil:
+                 uint64_t *seq, Verifier *ver) noexcept nogil:
     """Queue the next operation in slot s; returns 0 or the errno of a failed submission."""
     cdef int r
     s.op = next_io(gen, &s.offset)
@@ -243,10 +265,13 @@ cdef int _submit(rbd_image_t image, Slot *s, IoGen *gen, uint64_t bs, int stamp_
     if s.op == OP_WRITE:
         if stamp_writes:
             seq[0] += 1
+            s.seq = seq[0]
             stamp(s.buf, bs, s.offset, seq[0])
         s.submit_ns = now_ns()
         r = rbd_aio_write(image, s.offset, bs, s.buf, s.comp)
     else:
+        if ver != NULL:
+            s.seq = expected(ver, s.offset)
         s.submit_ns = now_ns()
         r = rbd_aio_read(image, s.offset, bs, s.buf, s.comp)
     if r < 0:

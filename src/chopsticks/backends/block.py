@@ -7,8 +7,10 @@ from typing import ClassVar
 from dataclasses import dataclass
 
 from chopsticks._fast.iogen import OP_NAMES, RW_MODES
-from chopsticks._fast.payload import PATTERNS
-from chopsticks.engine.contract import ERR_OTHER, ERR_STALLED
+from chopsticks._fast.payload import PATTERNS, STAMP_LAYOUT
+
+VERIFY_MAP_BYTES = 256 << 20        # --verify remembers each block's last write: at most this per worker
+from chopsticks.engine.contract import RESERVED_ERROR_NAMES
 from chopsticks.errors import ChopsticksError
 
 
@@ -21,6 +23,7 @@ class BlockIo:
     compressible_pct: int = 50      # % of each 4 KiB block that is zero, for compressible
     offset: int = 0                 # first byte of the range to cover
     span: int | None = None         # bytes of the range; None = to the end of the device
+    verify: bool = False            # check every block read against its stamp and this run's writes
 
     op_names = OP_NAMES
 
@@ -33,6 +36,9 @@ class BlockIo:
             raise ChopsticksError(f"--bs {self.bs} is larger than the range to cover in {what} ({span} bytes)")
         if self.offset + span > device_bytes:
             raise ChopsticksError(f"--offset + --span ({self.offset + span}) is past the end of {what} ({device_bytes} bytes)")
+        if self.verify and span // self.bs * 8 > VERIFY_MAP_BYTES:
+            raise ChopsticksError(f"--verify keeps 8 bytes per block of the range: {span // self.bs:,} blocks of "
+                                  f"{what} are too many; verify a smaller --span or use a larger --bs")
 
     def span_bytes(self, device_bytes: int) -> int:
         return self.span if self.span is not None else device_bytes - self.offset
@@ -41,7 +47,7 @@ class BlockIo:
         """The loop's I/O fields for worker `index`. Sequential workers sharing one device each
         take their own slice of the range, so they do not rewrite each other's blocks."""
         start, span = self.offset, self.span_bytes(device_bytes)
-        if shared_device and self.rw in ("read", "write", "rw") and procs > 1:
+        if shared_device and self.rw in ("read", "write", "rw", "verify") and procs > 1:
             blocks = span // self.bs
             per = max(1, blocks // procs)
             start += (index % max(1, min(procs, blocks))) * per * self.bs
@@ -55,16 +61,30 @@ class BlockIo:
             "compressible_pct": self.compressible_pct,
             "span_start": start,
             "span_bytes": span,
+            "verify": self.verify,
         }
 
 
 def errno_name(code: int) -> str:
-    """'EIO' for 5, 'stalled' for an op past --op-timeout."""
-    if code == ERR_STALLED:
-        return "stalled"
-    if code == ERR_OTHER:
-        return "other"
-    return errno.errorcode.get(code, f"errno{code}")
+    """'EIO' for 5; the engine's reserved codes by their names ('stalled', 'verify', ...)."""
+    return RESERVED_ERROR_NAMES.get(code) or errno.errorcode.get(code, f"errno{code}")
+
+
+def verify_text(report: dict) -> str:
+    """One worker's --verify result in a line: blocks checked, never written, failed, the first
+    failures (offset, kind, expected and found write seq)."""
+    text = (f"verify: {report['checked_blocks']:,} blocks checked, {report['unwritten_blocks']:,} never "
+            f"written by chopsticks (not checked), {report['failed_blocks']:,} failed")
+    for f in report["first_failures"]:
+        text += (f"; {f['kind']} at offset {f['offset']} (expected write {seq_text(f['expected_seq'])}, "
+                 f"found {seq_text(f['found_seq'])})")
+    return text
+
+
+def seq_text(seq: int) -> str:
+    """A stamp's seq as 'worker W #N' (payload.pxd: worker << 44 | write number); '-' for none."""
+    shift = STAMP_LAYOUT["seq_worker_shift"]
+    return f"w{seq >> shift}#{seq & ((1 << shift) - 1)}" if seq else "-"
 
 
 class BlockTarget:

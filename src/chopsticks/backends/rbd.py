@@ -4,7 +4,7 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field
 
-from chopsticks.backends.block import BlockIo, BlockTarget
+from chopsticks.backends.block import BlockIo, BlockTarget, verify_text
 from chopsticks.errors import ChopsticksError
 from chopsticks.extensions import compiled
 
@@ -82,7 +82,10 @@ class RbdSession:
         self.conn, self.io_spec = conn, io_spec
 
     def run(self, hist, ts, errors, stop, spec: dict) -> dict:
-        return self.conn.run(hist, ts, errors, stop, {**spec, **self.io_spec})
+        out = self.conn.run(hist, ts, errors, stop, {**spec, **self.io_spec})
+        if "verify" in out:
+            out["report"] = verify_text(out["verify"])
+        return out
 
     def close(self) -> None:
         self.conn.close()

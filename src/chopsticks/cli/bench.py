@@ -1,6 +1,7 @@
 """`chopsticks bench`: raw-throughput saturation tests on the compiled engine."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Optional
 
 import typer
@@ -16,14 +17,16 @@ app = typer.Typer(help="Raw-throughput saturation tests on the compiled engine."
 SECTOR = 512                        # block I/O sizes are whole sectors, as for fio and rbd bench
 
 Bs = Annotated[str, typer.Option("--bs", "-b", help="Block size per operation, a multiple of 512 bytes (4k, 64k, 4M).")]
-Rw = Annotated[str, typer.Option("--rw", help="read | write | randread | randwrite | randrw | rw (sequential mix).")]
+Rw = Annotated[str, typer.Option("--rw", help="read | write | randread | randwrite | randrw | rw (sequential mix) | verify (write the range once, then read it back and check it).")]
+Verify = Annotated[bool, typer.Option("--verify", help="Check every block read against its stamp (offset, check value) and against what this run wrote there.")]
 RwMixRead = Annotated[int, typer.Option("--rwmixread", min=0, max=100, help="% reads in randrw/rw.")]
 Pattern = Annotated[str, typer.Option("--pattern", help="Write payload: random | zero | compressible:PCT (PCT% of each 4 KiB zero).")]
 Offset = Annotated[str, typer.Option("--offset", help="First byte of the range to cover.")]
 Span = Annotated[Optional[str], typer.Option("--span", help="Bytes of the range to cover (default: to the end).")]
 
 
-def _block_io(bs: str, rw: str, rwmixread: int, pattern: str, offset: str, span: Optional[str]) -> BlockIo:
+def _block_io(bs: str, rw: str, rwmixread: int, pattern: str, offset: str, span: Optional[str],
+              verify: bool = False) -> BlockIo:
     if rw not in RW_MODES:
         raise typer.BadParameter(f"must be one of {', '.join(RW_MODES)}, got '{rw}'", param_hint="--rw")
     name, _, pct = pattern.partition(":")
@@ -34,10 +37,14 @@ def _block_io(bs: str, rw: str, rwmixread: int, pattern: str, offset: str, span:
     block = size_option(bs, "--bs")
     if block % SECTOR:
         raise typer.BadParameter(f"must be a multiple of {SECTOR} bytes, got {block}", param_hint="--bs")
+    verify = verify or rw == "verify"
+    if verify and name == "zero":
+        raise typer.BadParameter("--verify reads back the stamps of written blocks: --pattern zero writes none",
+                                 param_hint="--pattern")
     return BlockIo(bs=block, rw=rw, rwmixread=rwmixread, pattern=name,
                    compressible_pct=int(pct) if pct else 50,
                    offset=0 if offset in ("0", "") else size_option(offset, "--offset"),
-                   span=size_option(span, "--span"))
+                   span=size_option(span, "--span"), verify=verify)
 
 
 @app.command()
@@ -52,7 +59,7 @@ def rbd(
     connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the cluster.")] = 10,
     rbd_cache: Annotated[bool, typer.Option("--rbd-cache/--no-rbd-cache", help="Flush once after open, as fio and rbd bench do, so librbd's cache runs in its configured mode (writes may complete before the OSDs ack). Default: off, writes complete when the OSDs ack (like fio direct=1).")] = False,
     bs: Bs = "4k", rw: Rw = "randwrite", rwmixread: RwMixRead = 50, pattern: Pattern = "random",
-    offset: Offset = "0", span: Span = None,
+    offset: Offset = "0", span: Span = None, verify: Verify = False,
     procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
     ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
@@ -68,11 +75,13 @@ def rbd(
     opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet,
                       progress).with_rate(rate, arrivals, slo, step_duration)
     opts = opts.with_results(prometheus, results_dir, no_save)
+    if rw == "verify" and duration is None:
+        opts = dataclasses.replace(opts, runs_to_end=True)      # one pass writing, one reading: then done
     if conf is None:
         conf, default_keyring = common.default_ceph_conf()
         keyring = keyring or default_keyring
     target = RbdTarget(conf=conf, client_id=client_id, keyring=keyring or "", pool=pool, image=image,
-                       io=_block_io(bs, rw, rwmixread, pattern, offset, span), image_per_proc=image_per_proc,
+                       io=_block_io(bs, rw, rwmixread, pattern, offset, span, verify), image_per_proc=image_per_proc,
                        create_size=size_option(create, "--create"), connect_timeout_s=connect_timeout,
                        rbd_cache=rbd_cache)
     plan = opts.plan(target)

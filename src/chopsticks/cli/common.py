@@ -117,6 +117,7 @@ class RunOptions:
             except ValueError as e:
                 raise typer.BadParameter(str(e), param_hint="--prometheus") from None
         return replace(self, prometheus=prometheus, results_dir=results_dir, save=not no_save)
+    runs_to_end: bool = False       # the loop ends by itself (--rw verify): no default --duration
     rate: Optional[float] = None    # --rate: total ops/s (rate mode)
     arrivals: str = "uniform"
     slo: tuple[str, ...] = ()       # --slo objectives: search the highest rate meeting them
@@ -161,7 +162,8 @@ class RunOptions:
             print(f"chopsticks: warning: {procs} workers on {n_cpus} CPUs: "
                   "several workers share a CPU", file=sys.stderr)
         io_total = size_option(self.io_total, "--io-total")
-        duration = duration_option(self.duration, "--duration") if self.duration else (None if io_total else 30.0)
+        duration = duration_option(self.duration, "--duration") if self.duration else \
+            (None if io_total or self.runs_to_end else 30.0)
         if duration is not None and duration > MAX_DURATION_S:
             raise typer.BadParameter(f"at most {MAX_DURATION_S // 86400} days ({MAX_DURATION_S}s), got '{self.duration}'",
                                      param_hint="--duration")
@@ -244,7 +246,7 @@ def execute(plan: Plan, opts: RunOptions, watch=None) -> None:
     if watch is not None:
         document.update(watch.report())
     if cluster:
-        document.update(hosts=cluster.host_entries, first_op_spread_ms=cluster.first_op_spread_ms)
+        document.update(cluster.document())
     series = watch.figures_by_second() if watch is not None else None
     outputs = [(opts.csv, lambda p: export.write_summary_csv(p, rows)),
                (opts.timeseries_csv, lambda p: export.write_timeseries_csv(p, out, cluster.by_host() if cluster else (), series)),

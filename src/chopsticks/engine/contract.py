@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 ERR_CODES = CONSTANTS["err_codes"]      # error counters per op; codes 1 .. ERR_CODES-3 are the backend's
 ERR_STALLED = CONSTANTS["err_stalled"]  # reserved: an op seen in flight longer than --op-timeout
 ERR_OTHER = CONSTANTS["err_other"]      # reserved: a code outside the backend's range
-RESERVED_ERROR_NAMES = {ERR_STALLED: "stalled", ERR_OTHER: "other"}
+ERR_VERIFY = CONSTANTS["err_verify"]    # reserved: --verify found a block that does not match
+RESERVED_ERROR_NAMES = {ERR_STALLED: "stalled", ERR_OTHER: "other", ERR_VERIFY: "verify"}
 
 
 class WorkerSession(Protocol):

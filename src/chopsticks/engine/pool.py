@@ -84,6 +84,8 @@ def _worker_main(plan: Plan, index: int, layout: ShmLayout, shm_name: str, paren
         hdr[Header.UTIME_US] = int((after.ru_utime - before.ru_utime) * 1e6)
         hdr[Header.STIME_US] = int((after.ru_stime - before.ru_stime) * 1e6)
         hdr[Header.SUBMITTED], hdr[Header.COMPLETED] = out["submitted"], out["completed"]
+        if out.get("report"):           # what the session has to say of its run (e.g. --verify)
+            mem.set_message(index, out["report"])
         if out["fatal_errno"]:
             mem.set_message(index, f"stopped early: {os.strerror(out['fatal_errno'])}")
             hdr[Header.STATE] = WorkerState.FAILED
@@ -114,7 +116,7 @@ def loop_spec(plan: Plan, layout: ShmLayout, index: int, start_ns: int) -> dict:
         "deadline_ns": NO_DEADLINE if plan.duration_s is None else ramp_end_ns + int(plan.duration_s * 1e9),
         "ops_limit": plan.ops_limit(), "op_timeout_ns": int(plan.op_timeout_s * 1e9),
         "max_inflight": plan.iodepth, "iodepth": plan.iodepth,
-        "seed": derive_seed(plan.seed, g), "rate": rate, "arrivals": ARRIVALS.index(plan.arrivals),
+        "seed": derive_seed(plan.seed, g), "worker_index": g, "rate": rate, "arrivals": ARRIVALS.index(plan.arrivals),
         "first_due_ns": first_due_ns,
     }
 

@@ -65,6 +65,9 @@ def report_text(out: RunOutcome, rows: list[dict], name_of, width: int | None = 
     drained = int(out.hist[:, Phase.DRAIN].sum())
     if drained:
         lines.append(f"drain: {drained:,} ops completed after the end of the measured time (left out of the figures)")
+    for w in out.workers:
+        if w["state"] == "done" and w["message"]:            # what a worker had to say of its run
+            lines.append(f"worker {w['index']}: {w['message']}")
     if out.partial:
         lines.append("PARTIAL RESULT: " + "; ".join(out.notes))
     if width:
