@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -90,13 +91,36 @@ def _page_target(user_data_dir: Path, proc: subprocess.Popen) -> str:
     return next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """End the browser and its helper processes (its own process group, started with it), and
+    wait until they are gone, so they no longer write into the profile directory."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+
+
 def visit(page: Path, width: int = 1200) -> PageVisit:
     """Load `page` (a local file) in headless Chromium and report what happened."""
     require_chromium()
     url = Path(page).resolve().as_uri()
-    with tempfile.TemporaryDirectory(prefix="chopsticks-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="chopsticks-chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},900",
-                                 "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                 "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True)
         try:
             tools = DevTools(_page_target(Path(profile), proc))
             try:
@@ -114,12 +138,7 @@ def visit(page: Path, width: int = 1200) -> PageVisit:
             finally:
                 tools.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
     for e in tools.events:
         method, params = e.get("method"), e.get("params", {})
         if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning", "assert"):

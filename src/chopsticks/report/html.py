@@ -89,7 +89,7 @@ def run_page(result: Result) -> str:
             [[h.get("host"), h.get("address"), _cell("{:+.1f}", h.get("clock_offset_ms")), _cell("{:.1f}", h.get("first_op_ms")),
               _cell("{:.0f}", h.get("lost_at_s"))] + [_cell(fmt, total.get(key)) for key, fmt in HOST_COLUMNS]
              for h in hosts for total in [(h.get("summary") or [{}])[-1]]]))
-        body.append(_charts([charts.Chart("IOPS per host", 0.9 + 0.35 * len(hosts), lambda f: charts.host_iops(f, hosts))]))
+        body.append(_charts([charts.Chart("IOPS per host", 0.9 + 0.35 * len(hosts), lambda f: charts.host_iops(f, hosts), left_in=1.6)]))
     kinds = [[op, kind, f"{n:,}"] for op, by in sorted(doc.get("errors_by_kind", {}).items()) for kind, n in sorted(by.items())]
     if kinds:
         body.append("<h2>Errors by kind</h2>" + _table(["op", "kind", "count"], kinds))
