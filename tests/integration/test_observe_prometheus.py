@@ -188,3 +188,25 @@ def test_metrics_section_of_the_0x_config_enables_it(tmp_path):
     assert value(samples, "chopsticks_operations_total", operation="put", status="success", workload="s3") > 0
     assert proc.wait(timeout=60) == 0, proc.stderr.read()
     assert refused(port)
+
+
+def test_a_scenario_run_serves_its_active_users(tmp_path):
+    port = free_port()
+    config = tmp_path / "mock.yaml"
+    config.write_text(yaml.safe_dump({"endpoint": "http://127.0.0.1:1", "access_key": "a", "secret_key": "s",
+                                      "bucket": "b", "driver": "mock"}))
+    proc = subprocess.Popen([*CHOPSTICKS, "run", "-f", REPO / "scenarios" / "s3_small_objects.py", "--workload-config",
+                             config, "--users", "4", "--spawn-rate", "2", "--duration", "4s", "--procs", "2",
+                             "--quiet", "--no-save", "--prometheus", f"127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = set()
+    samples = wait_for_scrape(port, proc)
+    while proc.poll() is None and samples:
+        seen.add(value(samples, "chopsticks_active_users", workload="scenario"))
+        time.sleep(0.3)
+        try:
+            samples = scrape(port)
+        except OSError:
+            break
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert 4 in seen and min(seen) >= 1            # spawned at 2 users a second, up to --users
