@@ -184,7 +184,7 @@ def test_lost_host_gives_a_partial_result_naming_it(scheduler, tmp_path):
     try:
         wait_connected(scheduler, 2)
         client = subprocess.Popen([*CHOPSTICKS, "bench", "null", "--cluster", scheduler, "--hosts", "2", "--procs", "1",
-                                   "-t", "30s", "--json", tmp_path / "r.json", "--progress", "plain"],
+                                   "-t", "8s", "--json", tmp_path / "r.json", "--progress", "plain"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for_progress(client)
         engine = engine_pids(workers[1].pid)

@@ -23,18 +23,19 @@ DASK_SETTINGS = {
     "distributed.comm.timeouts.connect": "10s",
     "distributed.scheduler.work-stealing": False,
     "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.worker.profile.enabled": False,    # its sampling thread would take CPU from the load
 }
 LOCAL_WORKER_START_S = 60
 
 
 def configure() -> None:
-    """Apply DASK_SETTINGS and keep Dask's INFO logging (connections, lost workers) off the
-    terminal: chopsticks reports those itself."""
+    """Apply DASK_SETTINGS and keep Dask's logging (connections, lost workers, reconnect
+    tracebacks) off the terminal: chopsticks reports those itself, in one line."""
     import dask
 
     dask.config.set(DASK_SETTINGS)
     for name in ("distributed", "tornado"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def scheduler_address(address: str) -> str:
@@ -67,11 +68,16 @@ def serve_scheduler(host: str, port: int):
 
 @contextlib.contextmanager
 def local_workers(address: str, n: int):
-    """N `chopsticks worker` processes on this machine, named local-0..N-1, stopped (by PID) at the end."""
+    """N `chopsticks worker` processes on this machine, named local-0..N-1, stopped (by PID) at the
+    end. With at least N usable CPUs, each gets its own share (worker i: every N-th CPU from the
+    i-th), so the hosts' pinned workers do not pile onto the same CPUs as real hosts would not."""
     env = {**os.environ, "DASK_LOGGING__DISTRIBUTED": "error"}
-    procs = [subprocess.Popen([sys.executable, "-m", "chopsticks", "worker", address, "--name", f"local-{i}"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=env) for i in range(n)]
+    cpus = sorted(os.sched_getaffinity(0))
+    shares = [cpus[i::n] if len(cpus) >= n else cpus for i in range(n)]
+    procs = [subprocess.Popen([sys.executable, "-m", "chopsticks", "worker", address, "--name", f"local-{i}",
+                               "--cpus", ",".join(map(str, shares[i]))],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+             for i in range(n)]
     try:
         yield procs
     finally:
@@ -127,12 +133,17 @@ def cluster_client(spec: str):
         c.close()
 
 
-def serve_worker(address: str, name: str, connect_timeout_s: float) -> int:
+def serve_worker(address: str, name: str, connect_timeout_s: float, cpus: list[int] | None = None) -> int:
     """`chopsticks worker`: a Dask worker with one task thread, no nanny (its process is the
-    parent of the engine's workers, which die with it), no memory-limit kill. Returns an exit
-    status once the scheduler, SIGINT or SIGTERM ends it."""
+    parent of the engine's workers, which die with it), no memory-limit kill; the engine's workers
+    pinned to `cpus` (default: all usable). Returns an exit status once the scheduler, SIGINT or
+    SIGTERM ends it."""
     from distributed import Worker
 
+    from chopsticks.cluster.host import HOST_CPUS_ENV
+
+    if cpus:
+        os.environ[HOST_CPUS_ENV] = ",".join(map(str, cpus))
     configure()
     logging.getLogger("distributed.worker").setLevel(logging.INFO)
 

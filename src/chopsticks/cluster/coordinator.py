@@ -58,6 +58,14 @@ class ClusterOutcome:
         """The JSON's `hosts` (cluster/outcome.py documents the keys)."""
         return host_entries(self.hosts)
 
+    client_cpu_pct: float = float("nan")  # this client's CPU while the hosts ran (stream merge, progress)
+
+    def document(self) -> dict:
+        """What a cluster run adds to the JSON: `hosts`, `first_op_spread_ms` (how far apart the
+        hosts' first ops began, client clock) and `client_cpu_pct` (100 = one core)."""
+        return {"hosts": self.host_entries, "first_op_spread_ms": self.first_op_spread_ms,
+                "client_cpu_pct": self.client_cpu_pct}
+
     def by_host(self) -> list[tuple[str, RunOutcome]]:
         """(name, outcome) of each host, for the time series' per-host rows."""
         return [(r.host.name, r.outcome) for r in self.hosts]
@@ -72,10 +80,10 @@ def _host_facts() -> dict:
     import distributed
 
     from chopsticks import __version__ as version
-    from chopsticks.engine.pool import usable_cpus
+    from chopsticks.cluster.host import host_cpus
 
     return {"chopsticks": version, "dask": dask.__version__, "distributed": distributed.__version__,
-            "python": platform.python_version(), "cpus": len(usable_cpus()), "hostname": socket.gethostname()}
+            "python": platform.python_version(), "cpus": len(host_cpus()), "hostname": socket.gethostname()}
 
 
 def _wall_clock() -> float:
@@ -229,8 +237,11 @@ class _ClusterRun:
                     workers=[h.address], allow_other_workers=False, pure=False, retries=0)
             self._prepare()
             self._start()
+            cpu0, wall0 = time.process_time(), time.monotonic()
             self._watch()
-            return self._outcome()
+            outcome = self._outcome()
+            outcome.client_cpu_pct = (time.process_time() - cpu0) / max(1e-9, time.monotonic() - wall0) * 100
+            return outcome
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)

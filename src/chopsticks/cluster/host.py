@@ -3,7 +3,9 @@ runs today's engine with this host's share of the workers, streams every second 
 and stops by itself when the client, the scheduler or its Dask worker is gone."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import shutil
 import tempfile
 import threading
@@ -17,9 +19,34 @@ from chopsticks.engine.shm import Header, TsField, WorkerState
 from chopsticks.errors import ChopsticksError
 from chopsticks.plan import Plan
 
-CONTROL_POLL_S = 0.05
+CONTROL_POLL_S = 0.05           # until the start: the start instant must arrive well before it
+CONTROL_POLL_RUNNING_S = 0.5    # after it: a stop reaches the host within this (+ a tick)
 CONTROL_STALE_S = 10.0          # no heartbeat from the client for this long: it is gone, stop
 FIRST_OP_POLL_S = 0.0002
+
+
+HOST_CPUS_ENV = "CHOPSTICKS_HOST_CPUS"   # set by `chopsticks worker --cpus`: the CPUs the engine may use here
+
+
+def host_cpus() -> list[int]:
+    """The CPUs this host's engine workers may use: `chopsticks worker --cpus`, else all usable."""
+    usable = pool.usable_cpus()
+    chosen = os.environ.get(HOST_CPUS_ENV)
+    if not chosen:
+        return usable
+    return [c for c in usable if c in {int(x) for x in chosen.split(",")}] or usable
+
+
+@contextlib.contextmanager
+def _thread_affinity(cpus: list[int]):
+    """Restrict the calling thread (the task's: the engine's workers inherit it) to `cpus`, not
+    the Dask worker's other threads; restored after, as Dask reuses the thread."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def control_name(run_id: str) -> str:
@@ -36,12 +63,14 @@ def run_host(plan: Plan, shipped: dict[str, bytes], host: int, run_id: str) -> d
     private = tempfile.mkdtemp(prefix="chopsticks-host-")
     try:
         moved = files.write_private(shipped, private)
-        cpus, _ = pool.assign_cpus(plan.procs)
-        plan = dataclasses.replace(plan, target=files.relocate(plan.target, moved), cpus=cpus)
+        cpus = host_cpus()
+        plan = dataclasses.replace(plan, target=files.relocate(plan.target, moved),
+                                   cpus=tuple(cpus[i % len(cpus)] for i in range(plan.procs)))
         control = _Control(Variable(control_name(run_id), client=get_client()), get_worker())
         link = HostLink(get_worker(), stream.topic(run_id), host, control)
         try:
-            out = pool.run(plan, [link], start_gate=link.start_gate)
+            with _thread_affinity(host_cpus()):
+                out = pool.run(plan, [link], start_gate=link.start_gate)
         finally:
             control.close()
         return {"outcome": out, "first_op_at": link.first_op_at, "stop_reason": control.stop_reason}
@@ -63,7 +92,7 @@ class _Control:
         self.thread.start()
 
     def _poll(self) -> None:
-        while not self.closed.wait(CONTROL_POLL_S):
+        while not self.closed.wait(CONTROL_POLL_S if self.value.get("start") is None else CONTROL_POLL_RUNNING_S):
             try:
                 value = self.variable.get(timeout=1)
             except Exception:   # noqa: BLE001 - unreachable scheduler, timeout: staleness decides
