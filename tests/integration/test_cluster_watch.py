@@ -4,37 +4,15 @@ answering leave the load running and the watch saying it went blind. Every test 
 (the session's lab is shared by all tests)."""
 import csv
 import datetime
-import json
-import subprocess
 import time
 
 import pytest
 
-from chopsticks.lab.cluster import not_ready_reason
 from conftest import run_cli
 from helpers.engine_cli import load_json, start_bench, wait_for_progress
+from helpers.lab_health import ceph, wait_healthy
 
 pytestmark = pytest.mark.ceph
-
-
-def ceph(lab, *args) -> str:
-    return subprocess.run(["ceph", "-c", str(lab.conf), "--connect-timeout", "20", *args], check=True,
-                          capture_output=True, text=True, timeout=60).stdout
-
-
-def wait_healthy(lab, timeout_s=90.0) -> None:
-    """Until HEALTH_OK with every PG active+clean: the next test gets the lab as it was."""
-    deadline = time.monotonic() + timeout_s
-    reason = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            reason = not_ready_reason(json.loads(ceph(lab, "status", "--format", "json")))
-        except subprocess.SubprocessError as e:
-            reason = str(e)
-        if reason is None:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"the lab did not come back: {reason}")
 
 
 def run_second(doc: dict, wall_time: float) -> float:

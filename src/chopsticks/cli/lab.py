@@ -2,11 +2,14 @@
 import shlex
 import time
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from chopsticks import lab
+from chopsticks.cli.common import duration_option
 from chopsticks.errors import ChopsticksError
+from chopsticks.lab import fault
 from chopsticks.lab.cluster import resolve_dir
 
 app = typer.Typer(
@@ -98,3 +101,73 @@ def _files(info: lab.LabInfo) -> list[tuple[str, str]]:
 def _use_line(info: lab.LabInfo) -> str:
     """The line that points a shell at the lab's files."""
     return f'use it:        eval "$(chopsticks lab env --dir {shlex.quote(str(info.dir))})"'
+
+
+fault_app = typer.Typer(
+    help="Inject a fault into one of the lab's daemons (named as `lab status` names them: mon.a, mgr.x, "
+         "osd.0, client.rgw.lab).",
+    no_args_is_help=True,
+)
+app.add_typer(fault_app, name="fault")
+
+DAEMON_ARG = typer.Argument(..., help="The daemon, as `lab status` names it (osd.0, mon.a, client.rgw.lab).")
+FOR_OPTION = typer.Option(None, "--for", help="Undo the fault after this long (10s, 2m): resume, or restart.")
+
+
+def _lab(dir: Path | None) -> lab.LabInfo:
+    info = lab.LabInfo.load(resolve_dir(dir))
+    if info is None:
+        raise ChopsticksError(f"no lab in {resolve_dir(dir)} (start one: chopsticks lab up)")
+    return info
+
+
+def _hold(seconds: float | None, undo) -> None:
+    """With --for: wait, then undo the fault (also when interrupted)."""
+    if seconds is None:
+        return
+    try:
+        time.sleep(seconds)
+    finally:
+        undo()
+
+
+@fault_app.command()
+def pause(daemon: str = DAEMON_ARG, for_: Optional[str] = FOR_OPTION, dir: Path | None = DIR_OPTION) -> None:
+    """SIGSTOP the daemon: it hangs, its peers notice only by timeouts."""
+    info = _lab(dir)
+    seconds = duration_option(for_, "--for")
+    typer.echo(f"paused {daemon} (pid {fault.pause(info, daemon)})" + (f" for {for_}" if seconds else ""))
+    _hold(seconds, lambda: typer.echo(f"resumed {daemon} (pid {fault.resume(info, daemon)})"))
+
+
+@fault_app.command()
+def resume(daemon: str = DAEMON_ARG, dir: Path | None = DIR_OPTION) -> None:
+    """SIGCONT a paused daemon."""
+    typer.echo(f"resumed {daemon} (pid {fault.resume(_lab(dir), daemon)})")
+
+
+@fault_app.command()
+def kill(daemon: str = DAEMON_ARG, for_: Optional[str] = FOR_OPTION, dir: Path | None = DIR_OPTION) -> None:
+    """SIGKILL the daemon (not the memstore OSD: it would lose the lab's data); `restart` starts it again."""
+    info = _lab(dir)
+    seconds = duration_option(for_, "--for")
+    typer.echo(f"killed {daemon} (pid {fault.kill(info, daemon)})")
+    _hold(seconds, lambda: _restarted(info, daemon))
+
+
+@fault_app.command()
+def restart(daemon: str = DAEMON_ARG, dir: Path | None = DIR_OPTION) -> None:
+    """Stop the daemon (if it runs) and start it again; waits until the cluster sees it."""
+    _restarted(_lab(dir), daemon)
+
+
+def _restarted(info: lab.LabInfo, daemon: str) -> None:
+    _, pid = fault.restart(info, daemon)
+    typer.echo(f"restarted {daemon} (pid {pid})")
+
+
+@fault_app.command("mark-down")
+def mark_down(daemon: str = DAEMON_ARG, dir: Path | None = DIR_OPTION) -> None:
+    """Have the monitors mark a running OSD down (`ceph osd down`); it soon reports itself up again."""
+    fault.mark_down(_lab(dir), daemon)
+    typer.echo(f"marked {daemon} down")

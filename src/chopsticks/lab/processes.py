@@ -30,19 +30,19 @@ def read_pid_files(run_dir: Path) -> dict[str, int]:
     return pids
 
 
-def stop(pids: list[int], conf: Path) -> None:
+def stop(pids: list[int], conf: Path, grace_s: float | None = None) -> None:
     """Stop those of `pids` that are this lab's processes, one after the other in the order given.
 
-    Each gets SIGTERM, STOP_GRACE_S to exit, then SIGKILL. One at a time, because a daemon whose mon
-    is already gone can take seconds to give up on it.
+    Each gets SIGTERM, grace_s (default STOP_GRACE_S) to exit, then SIGKILL. One at a time, because
+    a daemon whose mon is already gone can take seconds to give up on it.
     """
     for pid in pids:
         if not is_lab_process(pid, conf):
             continue
         _signal(pid, signal.SIGTERM)
-        if not _wait_gone(pid, conf, STOP_GRACE_S):
+        if not wait_exited(pid, conf, STOP_GRACE_S if grace_s is None else grace_s):
             _signal(pid, signal.SIGKILL)
-            _wait_gone(pid, conf, KILL_WAIT_S)
+            wait_exited(pid, conf, KILL_WAIT_S)
 
 
 def _signal(pid: int, signum: int) -> None:
@@ -52,11 +52,24 @@ def _signal(pid: int, signum: int) -> None:
         pass
 
 
-def _wait_gone(pid: int, conf: Path, timeout_s: float) -> bool:
-    """Wait until `pid` is no longer a lab process; False if it still is at the timeout."""
+def wait_exited(pid: int, conf: Path, timeout_s: float) -> bool:
+    """Wait until `pid` has exited; False if it has not at the timeout."""
     deadline = time.monotonic() + timeout_s
-    while is_lab_process(pid, conf):
+    while not _exited(pid, conf):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.02)
     return True
+
+
+def _exited(pid: int, conf: Path) -> bool:
+    """True once `pid` is no lab process that still holds its files. An exiting process loses its
+    cmdline before it closes its files (and their locks: the pid file a restart must take)."""
+    if is_lab_process(pid, conf):
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return stat.rsplit(b")", 1)[1].split()[0] in (b"Z", b"X") or cmdline != b""   # a zombie, or the PID reused
