@@ -93,9 +93,11 @@ def restart(info: LabInfo, name: str) -> tuple[LabInfo, int]:
     run_dir = info.dir / "run"
     _wait(lambda: is_lab_process(read_pid_files(run_dir).get(name, 0), info.conf), START_TIMEOUT_S,
           f"{name} to write its pid file")
-    new_pid = read_pid_files(run_dir)[name]
-    info = dataclasses.replace(info, pids={**info.pids, name: new_pid})
+    # Every daemon's PID as its pid file has it now: lab.json heals from an earlier failed restart.
+    running = read_pid_files(run_dir)
+    info = dataclasses.replace(info, pids={n: running.get(n, pid) for n, pid in info.pids.items()})
     info.save()
+    new_pid = info.pids[name]
     if name.startswith("osd."):
         osd_id = int(name.split(".")[1])
         _wait(lambda: _up_since(info, osd_id) > epoch, START_TIMEOUT_S, f"{name} to be up in the osdmap again")
