@@ -35,8 +35,8 @@ if _has_header("rbd/librbd.h") and _has_header("rados/librados.h"):
     extensions.append(ext("rbd_loop", libraries=["rbd", "rados"]))
 if _has_header("rados/librados.h"):
     extensions.append(ext("rados_loop", libraries=["rados"]))
-if _has_header("openssl/sha.h"):
-    extensions.append(ext("s3_loop", libraries=["crypto"]))
+if _has_header("openssl/ssl.h"):
+    extensions.append(ext("s3_loop", libraries=["ssl", "crypto"]))
 
 setup(
     ext_modules=cythonize(

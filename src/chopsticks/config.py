@@ -95,6 +95,10 @@ def load_s3_config(path: str | Path | None) -> S3Config:
     driver_config = document.get("driver_config")
     if driver_config is not None:
         _require_mapping(path, "driver_config", driver_config)
+        if driver_config.get("verify") is False:
+            # once here, where the file is read, rather than in every worker's driver
+            log.warning("%s: driver_config.verify is false: the TLS certificate of %s is not checked", path,
+                        document["endpoint"])
 
     return S3Config(
         endpoint=_endpoint(path, document["endpoint"]),

@@ -1,22 +1,26 @@
-"""`chopsticks bench s3 --driver native` against the lab's RGW: the compiled client's counts add
-up, TTFB is reported next to GET, and RGW's small-GET stall shows unless TCP_QUICKACK is set;
-against a loopback server that hangs up: failures are named and reconnects counted."""
+"""`chopsticks bench s3 --driver native` against the lab's RGW, over http and https: the compiled
+client's counts add up, TTFB is reported next to GET, and RGW's small-GET stall shows unless
+TCP_QUICKACK is set; a wrong CA is a one-line error; against loopback servers that hang up (plain
+or TLS) or vanish: failures are named, reconnects (and TLS handshakes) counted, refused connects
+backed off."""
 import csv
 import socket
+import ssl
 import threading
 
 import pytest
 import yaml
 
 from helpers.engine_cli import bench, load_json
+from helpers.lab_tls import other_ca, tls_config_of
 
 PRIMARY_OPS = ("put", "get", "delete", "head", "list")
 ceph = pytest.mark.ceph
 
 
-def native_config(lab, tmp_path, **driver_config):
-    document = yaml.safe_load(lab.s3_config.read_text())
-    document.update(driver="native", driver_config=driver_config)
+def native_config(lab, tmp_path, tls=False, **driver_config):
+    document = yaml.safe_load((tls_config_of(lab) if tls else lab.s3_config).read_text())
+    document.update(driver="native", driver_config={**document["driver_config"], **driver_config})
     path = tmp_path / "native.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
@@ -141,9 +145,7 @@ def test_dropped_connections_are_named_and_reconnected(tmp_path, hanging_up_serv
     assert r.returncode == 4, r.stdout + r.stderr       # ran to the end, some operations failed
     doc = load_json(tmp_path / "r.json")
     rows = {row["op"]: row for row in doc["summary"]}
-    # the budget's last op on each connection may complete in the drain, out of the rows
-    assert doc["workers"][0]["completed"] == 512
-    assert 512 - 4 <= rows["put"]["ops"] + rows["put"]["errors"] <= 512
+    assert rows["put"]["ops"] + rows["put"]["errors"] == doc["workers"][0]["completed"] == 512
     assert rows["put"]["errors"] > 50 and rows["put"]["ops"] > 2 * rows["put"]["errors"]
     assert set(doc["errors_by_kind"]["put"]) <= {"connection:EOF", "connection:ECONNRESET", "connection:EPIPE"}
     # every failed request closed its connection; the next request on it reconnected
@@ -224,3 +226,104 @@ def test_refused_connects_back_off_and_errors_follow_the_mix(tmp_path, vanishing
     assert refused["put"] >= 4 and refused["get"] >= 4 and refused["delete"] >= 1
     worker = doc["workers"][0]
     assert worker["cpu_user_s"] + worker["cpu_sys_s"] < 1.0      # spinning took all of the 4 s
+
+
+@ceph
+def test_https_mixed_counts_add_up(lab, tmp_path):
+    doc, rows = run(tmp_path, native_config(lab, tmp_path, tls=True), "--op", "mixed",
+                    "--mix", "put=40,get=40,head=10,delete=5,list=5", "--procs", 1, "--concurrency", 4,
+                    "--objects", 3, "--duration", "2s")
+    assert doc["settings"]["target"]["config"]["endpoint"].startswith("https://")
+    done = sum(rows[op]["ops"] + rows[op]["errors"] for op in PRIMARY_OPS)
+    assert done <= doc["workers"][0]["completed"] <= done + doc["drain_ops"] and done > 50
+    assert rows["all"]["errors"] == 0 and doc["errors_by_kind"] == {}
+    assert rows["get"]["bytes"] == rows["get"]["ops"] * 4096
+    assert "tls_handshake" not in rows          # the connections were opened (and shaken) before the start
+
+
+@ceph
+def test_wrong_ca_is_a_one_line_tls_error_naming_the_host(lab, tmp_path):
+    r = bench("s3", "--workload-config", native_config(lab, tmp_path, tls=True, ca_bundle=str(other_ca(tmp_path))),
+              "--duration", "1s", "--procs", 1)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("chopsticks: error: S3 bucket ")
+    assert ": tls: verify: certificate verify failed for 127.0.0.1: " in last
+
+
+@ceph
+def test_verify_false_runs_with_one_warning(lab, tmp_path):
+    config = native_config(lab, tmp_path, tls=True, ca_bundle=str(other_ca(tmp_path)), verify=False)
+    r = bench("s3", "--workload-config", config, "--op", "put", "--procs", 2, "--concurrency", 2, "--duration", "1s",
+              "--json", tmp_path / "r.json", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("driver_config.verify is false") == 1         # not once more per worker
+    rows = {row["op"]: row for row in load_json(tmp_path / "r.json")["summary"]}
+    assert rows["put"]["ops"] > 0 and rows["put"]["errors"] == 0
+
+
+@pytest.fixture
+def tls_hanging_up_server(lab):
+    """hanging_up_server over TLS with the lab's certificate for 127.0.0.1: each connection is
+    dropped without close_notify after its third reply; yields its port."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(lab.dir / "tls" / "server.crt", lab.dir / "tls" / "server.key")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+
+    def serve(raw: socket.socket) -> None:
+        try:
+            with context.wrap_socket(raw, server_side=True) as conn:
+                answer_three(conn)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            raw.close()
+
+    def answer_three(conn) -> None:
+        for _ in range(3):
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                request += chunk
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            while len(body) < length:
+                body += conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    tls_config_of(lab)
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+
+
+@ceph
+def test_vanishing_tls_peer_is_counted_and_reconnected_with_a_timed_handshake(lab, tmp_path, tls_hanging_up_server):
+    config = tmp_path / "tls-hangup.yaml"
+    config.write_text(yaml.safe_dump({"endpoint": f"https://127.0.0.1:{tls_hanging_up_server}", "access_key": "a",
+                                      "secret_key": "s", "bucket": "b", "driver": "native",
+                                      "driver_config": {"ca_bundle": str(lab.dir / "tls" / "ca.crt")}}))
+    r = bench("s3", "--workload-config", config, "--op", "put", "--procs", 1, "--concurrency", 4,
+              "--io-total", "1M", "--no-cleanup", "--json", tmp_path / "r.json", "--quiet")
+    assert r.returncode == 4, r.stdout + r.stderr
+    doc = load_json(tmp_path / "r.json")
+    rows = {row["op"]: row for row in doc["summary"]}
+    assert rows["put"]["ops"] + rows["put"]["errors"] == doc["workers"][0]["completed"] == 256
+    assert rows["put"]["errors"] > 20 and rows["put"]["ops"] > 2 * rows["put"]["errors"]
+    assert set(doc["errors_by_kind"]["put"]) <= {"connection:EOF", "connection:ECONNRESET", "connection:EPIPE"}
+    assert rows["put"]["errors"] - 4 <= rows["reconnect"]["ops"] <= rows["put"]["errors"]
+    assert rows["tls_handshake"]["ops"] == rows["reconnect"]["ops"]
+    assert 0 < rows["tls_handshake"]["lat_p50_us"] < rows["put"]["lat_max_us"]

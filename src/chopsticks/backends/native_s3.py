@@ -3,11 +3,12 @@ keep-alive connections busy from one epoll loop without the GIL, signing every r
 no Python call per operation. Same knobs as the Python-driver backend (mix, sizes, prefill,
 cleanup); chosen with `driver: native`.
 
-Besides put, get, delete, head and list, two op slots time parts of other operations:
-`get.ttfb` (a successful GET's time from sending to the first byte of the reply) and `reconnect`
+Besides put, get, delete, head and list, three op slots time parts of other operations:
+`get.ttfb` (a successful GET's time from sending to the first byte of the reply), `reconnect`
 (the TCP connect an operation had to make first, after its connection failed or was closed by
-the server). Error names are `kind` or `kind:detail` with kind one of ERROR_KINDS and detail the
-S3 error code, the HTTP status or the socket errno (native_driver.failure_name)."""
+the server) and `tls_handshake` (the TLS handshake that followed such a connect, on https).
+Error names are `kind` or `kind:detail` with kind one of ERROR_KINDS and detail the S3 error
+code, the HTTP status, the socket errno or the TLS failure (native_driver.failure_name)."""
 from __future__ import annotations
 
 import time
@@ -22,7 +23,7 @@ from chopsticks.errors import ChopsticksError
 
 @dataclass(frozen=True)
 class NativeS3Target(S3Target):
-    derived_ops: ClassVar[tuple[str, ...]] = ("get.ttfb", "reconnect")
+    derived_ops: ClassVar[tuple[str, ...]] = ("get.ttfb", "reconnect", "tls_handshake")
 
     @property
     def op_names(self) -> tuple[str, ...]:
@@ -41,7 +42,7 @@ class NativeS3Session:
         driver = NativeDriver(target.config.as_driver_dict())   # validates driver_config
         driver.close()
         prefix = f"{target.prefix}/{int(time.time())}-w{index}/"
-        self.client = s3_loop().S3Client(**driver.client_options(connections=plan.iodepth))
+        self.client = driver.new_client(connections=plan.iodepth)
         code = self.client.connect()
         if code:
             raise ChopsticksError(f"cannot connect to {target.config.endpoint}: {failure_name(code)}")

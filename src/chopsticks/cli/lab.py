@@ -84,7 +84,8 @@ def _describe(info: lab.LabInfo) -> str:
         conf, keyring,
         f"  mon          {info.mon_addr}",
         f"  rbd image    {info.pool}/{info.image} ({info.image_size >> 20} MiB)",
-        f"  s3 endpoint  {info.s3_endpoint}",
+        f"  s3 endpoint  {info.s3_endpoint}" + (f", {info.s3_tls_endpoint} ({info.s3_tls_config})"
+                                                 if info.s3_tls_config else ""),
         f"  s3 bucket    {info.bucket} (access key {info.access_key})",
         s3_config,
         f"  pids         {pids}",

@@ -27,8 +27,10 @@ from chopsticks.lab.state import LabInfo
 
 LAB_DIR_ENV = "CHOPSTICKS_LAB_DIR"
 MARKER = ".chopsticks-lab"  # only a directory carrying this file is ever removed
-APT_INSTALL = ["apt-get", "install", "-y", "ceph-mon", "ceph-mgr", "ceph-osd", "radosgw", "ceph-common"]
-REQUIRED_TOOLS = ("ceph-mon", "ceph-mgr", "ceph-osd", "radosgw", "ceph", "monmaptool", "radosgw-admin", "rbd", "rados")
+APT_INSTALL = ["apt-get", "install", "-y", "ceph-mon", "ceph-mgr", "ceph-osd", "radosgw", "ceph-common", "openssl"]
+REQUIRED_TOOLS = ("ceph-mon", "ceph-mgr", "ceph-osd", "radosgw", "ceph", "monmaptool", "radosgw-admin", "rbd", "rados",
+                  "openssl")
+TLS_DAYS = "3650"
 CLIENT_ID = "admin"
 POOL = "rbd"
 POOL_PGS = 8
@@ -142,6 +144,7 @@ def status(dir: Path | str | None = None) -> dict:
         "daemons": {name: {"pid": pid, "alive": alive[name]} for name, pid in info.pids.items()},
         "mon_addr": info.mon_addr,
         "s3_endpoint": info.s3_endpoint,
+        "s3_tls_endpoint": info.s3_tls_endpoint,
         "conf": str(info.conf),
         "keyring": str(info.keyring),
     }
@@ -154,6 +157,7 @@ def env_vars(info: LabInfo) -> dict[str, str]:
         "CEPH_CONF": str(info.conf),
         "CEPH_KEYRING": str(info.keyring),
         "S3_CONFIG_PATH": str(info.s3_config),
+        **({"S3_TLS_CONFIG_PATH": str(info.s3_tls_config)} if info.s3_tls_config else {}),
         "AWS_ENDPOINT_URL": info.s3_endpoint,
         "AWS_ACCESS_KEY_ID": info.access_key,
         "AWS_SECRET_ACCESS_KEY": info.secret_key,
@@ -193,13 +197,28 @@ class _LabBuild:
         self.log(f"creating a lab in {self.dir}")
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / MARKER).touch()
-        for sub in ("log", "run", f"mgr.{MGR_ID}", f"osd.{OSD_ID}", "rgw"):
+        for sub in ("log", "run", f"mgr.{MGR_ID}", f"osd.{OSD_ID}", "rgw", render.TLS_DIR):
             (self.dir / sub).mkdir()
+        self._make_tls_certificates()
         keys = {entity: render.cephx_key() for entity in render.ENTITY_CAPS}
         # the mon's keyring seeds its auth database at mkfs, so it holds every entity with its caps
         self._write(f"mon.{MON_ID}.keyring", render.keyring(keys), mode=0o600)
         for entity in keys.keys() - {"mon."}:
             self._write(f"{entity}.keyring", render.keyring({entity: keys[entity]}), mode=0o600)
+
+    def _make_tls_certificates(self) -> None:
+        """A throw-away CA and, signed by it, RGW's certificate for 127.0.0.1 (EC keys: milliseconds)."""
+        tls = self.dir / render.TLS_DIR
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        self._tool(["openssl", "req", "-x509", *ec, "-keyout", str(tls / "ca.key"), "-out", str(tls / render.CA_CERT),
+                    "-days", TLS_DAYS, "-subj", "/CN=chopsticks lab CA",
+                    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        self._tool(["openssl", "req", *ec, "-keyout", str(tls / render.SERVER_KEY), "-out", str(tls / "server.csr"),
+                    "-subj", "/CN=127.0.0.1"])
+        (tls / "server.ext").write_text(render.tls_extensions())
+        self._tool(["openssl", "x509", "-req", "-in", str(tls / "server.csr"), "-CA", str(tls / render.CA_CERT),
+                    "-CAkey", str(tls / "ca.key"), "-set_serial", "1", "-days", TLS_DAYS,
+                    "-extfile", str(tls / "server.ext"), "-out", str(tls / render.SERVER_CERT)])
 
     def _start_mon(self) -> None:
         """Pick ports, make the mon's store for them and start it (a new mon: its address is in the store)."""
@@ -240,7 +259,7 @@ class _LabBuild:
         return access_key, secret_key
 
     def _start_rgw(self) -> None:
-        self.ports = LabPorts(self.ports.mon_v2, self.ports.mon_v1, free_ports(1)[0])
+        self.ports = LabPorts(self.ports.mon_v2, self.ports.mon_v1, *free_ports(2))
         self._write_conf()
         pid = self._launch(RGW_NAME, ["radosgw", "-c", str(self.conf), "-n", RGW_NAME])
         try:
@@ -290,14 +309,17 @@ class _LabBuild:
 
     def _record(self, access_key: str, secret_key: str) -> LabInfo:
         """Write the S3 workload config and lab.json: the lab exists from here on."""
-        s3_config = self.dir / "s3_config.yaml"
+        s3_config, s3_tls_config = self.dir / "s3_config.yaml", self.dir / "s3_tls_config.yaml"
         self._write(s3_config.name, render.s3_config(self._s3_endpoint(), access_key, secret_key, BUCKET,
                                                      "s5cmd"), mode=0o600)
+        self._write(s3_tls_config.name, render.s3_config(self._s3_tls_endpoint(), access_key, secret_key, BUCKET,
+                                                         "s5cmd", self.dir / render.TLS_DIR / render.CA_CERT), mode=0o600)
         info = LabInfo(
             dir=self.dir, conf=self.conf, keyring=self.dir / f"client.{CLIENT_ID}.keyring", client_id=CLIENT_ID,
             fsid=self.fsid, mon_addr=render.mon_addrs(self.ports), pool=POOL, image=IMAGE, image_size=IMAGE_SIZE,
             s3_endpoint=self._s3_endpoint(), access_key=access_key, secret_key=secret_key, bucket=BUCKET,
             s3_config=s3_config, pids=_in_start_order(read_pid_files(self.dir / "run")),
+            s3_tls_endpoint=self._s3_tls_endpoint(), s3_tls_config=s3_tls_config,
         )
         info.save()
         return info
@@ -378,6 +400,9 @@ class _LabBuild:
 
     def _s3_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.ports.rgw}"
+
+    def _s3_tls_endpoint(self) -> str:
+        return f"https://127.0.0.1:{self.ports.rgw_tls}"
 
 
 def not_ready_reason(cluster_status: dict) -> str | None:

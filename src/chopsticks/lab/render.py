@@ -1,4 +1,4 @@
-"""The files a lab is made of, rendered as text: ceph.conf, cephx keyrings, the S3 workload config.
+"""The files a lab is made of, rendered as text: ceph.conf, cephx keyrings, the S3 workload configs.
 
 Pure functions, so that what the daemons are told can be read and tested without starting them.
 """
@@ -16,6 +16,8 @@ MGR_ID = "x"
 OSD_ID = 0
 RGW_NAME = "client.rgw.lab"
 MEMSTORE_BYTES = 4 * 1024**3
+TLS_DIR = "tls"                       # the lab's CA and RGW's certificate for 127.0.0.1
+CA_CERT, SERVER_CERT, SERVER_KEY = "ca.crt", "server.crt", "server.key"
 
 # Entity -> caps; imported into the mon's auth database at mkfs, so no `ceph auth` calls are needed.
 ENTITY_CAPS: dict[str, dict[str, str]] = {
@@ -34,6 +36,7 @@ class LabPorts:
     mon_v2: int
     mon_v1: int
     rgw: int
+    rgw_tls: int = 0                  # RGW's HTTPS endpoint (0: none)
 
 
 def mon_addrs(ports: LabPorts) -> str:
@@ -113,12 +116,24 @@ memstore device bytes = {MEMSTORE_BYTES}
 rgw data = {lab_dir}/rgw
 # a client's default socket name adds its pid and an instance id: too long for a deep run directory
 admin socket = {lab_dir}/run/$name.asok
-rgw frontends = beast endpoint=127.0.0.1:{ports.rgw}
+rgw frontends = {rgw_frontends(lab_dir, ports)}
 """
 
 
-def s3_config(endpoint: str, access_key: str, secret_key: str, bucket: str, s5cmd_path: str) -> str:
-    """The S3 workload config (the original chopsticks s3_config.yaml format) pointing at the lab."""
+def rgw_frontends(lab_dir: Path, ports: LabPorts) -> str:
+    """RGW's beast frontend: plain HTTP, and HTTPS with the lab's certificate when it has a port."""
+    beast = f"beast endpoint=127.0.0.1:{ports.rgw}"
+    if ports.rgw_tls:
+        tls = lab_dir / TLS_DIR
+        beast += (f" ssl_endpoint=127.0.0.1:{ports.rgw_tls} ssl_certificate={tls / SERVER_CERT}"
+                  f" ssl_private_key={tls / SERVER_KEY}")
+    return beast
+
+
+def s3_config(endpoint: str, access_key: str, secret_key: str, bucket: str, s5cmd_path: str,
+              ca_bundle: Path | None = None) -> str:
+    """The S3 workload config (the original chopsticks s3_config.yaml format) pointing at the lab
+    (with ca_bundle: its HTTPS endpoint, verified against the lab's CA)."""
     config = {
         "endpoint": endpoint,
         "access_key": access_key,
@@ -128,4 +143,12 @@ def s3_config(endpoint: str, access_key: str, secret_key: str, bucket: str, s5cm
         "driver": "s5cmd",
         "driver_config": {"s5cmd_path": s5cmd_path, "timeout": 30},
     }
+    if ca_bundle:
+        config["driver_config"]["ca_bundle"] = str(ca_bundle)
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def tls_extensions() -> str:
+    """openssl x509 -extfile for RGW's certificate: a server certificate for 127.0.0.1 (and localhost)."""
+    return ("basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n"
+            "extendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1, DNS:localhost\n")

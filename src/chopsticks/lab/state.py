@@ -26,6 +26,8 @@ class LabInfo:
     bucket: str
     s3_config: Path
     pids: dict[str, int]
+    s3_tls_endpoint: str = ""               # RGW's HTTPS endpoint (labs made before it: none)
+    s3_tls_config: Path | None = None       # the S3 config naming it, with the lab's CA as ca_bundle
 
     def save(self) -> None:
         """Write lab.json atomically, so a reader never sees half a lab."""
@@ -39,7 +41,8 @@ class LabInfo:
         """The lab recorded in lab_dir, or None if there is none (or it is unreadable)."""
         try:
             data = json.loads((lab_dir / LAB_JSON).read_text())
-            path_fields = {f.name for f in fields(cls) if f.type is Path}
-            return cls(**{name: Path(value) if name in path_fields else value for name, value in data.items()})
+            path_fields = {f.name for f in fields(cls) if f.type in (Path, Path | None)}
+            return cls(**{name: Path(value) if name in path_fields and value is not None else value
+                          for name, value in data.items()})
         except (OSError, ValueError, TypeError):
             return None

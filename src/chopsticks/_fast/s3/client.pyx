@@ -1,37 +1,18 @@
 # The blocking client: each call waits, without the GIL, for its reply, a failure or the timeout.
 
 cdef int connect_now(Endpoint *ep, Conn *c) noexcept nogil:
-    """Open c's connection, waiting up to the timeout: 0 or a failure code."""
-    cdef epoll_event ev
-    cdef int r = open_socket(ep, c), n, err
-    cdef uint64_t t0 = now_ns()
-    if r < 0:
-        return CODE_ERRNO - r
-    if r > 0:
-        if set_events(ep, c, EPOLLOUT) < 0:
-            err = errno
-            close_conn(c)
-            return CODE_ERRNO + err
-        while True:
-            n = epoll_wait(ep.epfd, &ev, 1, <int>((ep.timeout_ns - (now_ns() - t0)) // 1000000) + 1)
-            if n > 0 and ev.data.u64 == <unsigned long>c.index:
-                break
-            if now_ns() - t0 >= ep.timeout_ns:
-                close_conn(c)
-                return ep.timeout_code
-        err = connect_error(c)
-        if err:
-            close_conn(c)
-            return CODE_ERRNO + err
-    return 0 if set_events(ep, c, EPOLLIN) == 0 else CODE_ERRNO + errno
+    """Open c's connection (TLS handshake included), waiting up to the timeout: 0 or a failure code."""
+    c.connect_only = 1
+    run_one(ep, c)
+    c.connect_only = 0
+    return c.code
 
 
 cdef void drop_if_closed(Conn *c) noexcept nogil:
     """Close a connection the server closed (or wrote to) while it was idle, so the next request
     opens a new one instead of failing on it."""
-    cdef char b
-    if c.fd >= 0 and (recv(c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 or errno != EAGAIN):
-        close_conn(c)
+    if c.fd >= 0 and not idle_alive(c):
+        close_conn(c, True)
 
 
 cdef void run_one(Endpoint *ep, Conn *c) noexcept nogil:
@@ -59,7 +40,10 @@ cdef class S3Client:
     def __init__(self, *, int family, str address, int port, str host, str access_key, str secret_key,
                  str region, int connections=1, double timeout_s=30.0, bint tcp_nodelay=False,
                  bint tcp_quickack=False, bint payload_sha256=False, tuple s3_codes=(),
-                 int timeout_code, int other_code):
+                 int timeout_code, int other_code, str tls_host="", bint tls_host_is_ip=False,
+                 str ca_bundle="", bint verify=True):
+        """tls_host: speak TLS, checking the server's certificate for this name (or IP address)
+        against ca_bundle, else the system's CAs, unless verify is false."""
         cdef Endpoint *ep = &self.ep
         cdef bytes b_host = host.encode()
         cdef int i
@@ -77,6 +61,8 @@ cdef class S3Client:
                 raise ValueError(f"S3 code {code!r} too long")
             memcpy(ep.s3_codes[i], <const char *>b_code, len(b_code))
         ep.n_s3_codes = len(s3_codes)
+        if tls_host:
+            tls_setup(&ep.tls, tls_host, tls_host_is_ip, ca_bundle, verify)
         endpoint_open(ep, connections)
 
     def __cinit__(self, *args, **kwargs):
@@ -102,6 +88,16 @@ cdef class S3Client:
     def connects(self):
         """TCP connections opened so far."""
         return self.ep.connects
+
+    @property
+    def tls_handshakes(self):
+        """(TLS handshakes completed, of which resumed a kept session)."""
+        return self.ep.tls.handshakes, self.ep.tls.resumed
+
+    @property
+    def tls_verify_error(self):
+        """Why the last certificate verification failed (OpenSSL's words)."""
+        return X509_verify_cert_error_string(self.ep.tls.verify_result).decode()
 
     def request(self, str method, bytes path, bytes query=b"", bytes headers=b"", body=b""):
         """One request on connection 0, blocking (without the GIL) until the whole reply, a
@@ -141,7 +137,7 @@ cdef class S3Client:
         """Close every connection (the buffers go with the object)."""
         cdef int i
         for i in range(self.ep.n):
-            close_conn(&self.ep.conns[i])
+            close_conn(&self.ep.conns[i], True)
 
     def __dealloc__(self):
         endpoint_close(&self.ep)

@@ -14,10 +14,13 @@ cdef enum:
     CODE_HTTP = 100              # + HTTP status, for an error reply whose <Code> is not in the table
     CODE_ERRNO = 700             # + errno of a socket call; + 0: the peer closed the connection
     CODE_ERRNO_MAX = 999
+    CODE_TLS = 1000              # the TLS handshake or a record failed (not the certificate)
+    CODE_TLS_VERIFY = 1001       # the server's certificate or host name did not verify
 
 cdef enum ConnState:
     CONN_IDLE                    # no request: closed, or open and kept alive
     CONN_CONNECTING              # the TCP connect is under way
+    CONN_TLS_HANDSHAKE           # connected; the TLS handshake is under way
     CONN_SENDING                 # the request head and body are going out
     CONN_RECEIVING               # the reply is coming in (its parser knows how far)
 
@@ -31,12 +34,18 @@ cdef struct Conn:
     int fd
     ConnState state
     unsigned int events          # registered with epoll (0: not registered)
+    bint connect_only            # the request is only to connect (S3Client.connect)
+    libssl.SSL *ssl              # NULL: plain HTTP, or not connected
+    unsigned int tls_wants       # the epoll event the SSL object waits for
+    bint session_kept            # this connection's TLS session was offered to the endpoint
+    uint64_t tls_start_ns
     # the request
     char *req
     size_t req_len
     const char *body
     size_t body_len
     size_t sent
+    bint coalesced               # TLS: the body was copied after the head in req
     # the reply
     char *rbuf                   # one socket read
     ReplyParser reply
@@ -46,13 +55,16 @@ cdef struct Conn:
     uint64_t first_byte_ns
     uint64_t done_ns
     uint64_t reconnect_ns        # the TCP connect this request made first, 0 if none
-    bint connect_failed          # the request failed while connecting: nothing reached the server
+    uint64_t tls_ns              # the TLS handshake this request made first, 0 if none
+    bint connect_failed          # the request failed while connecting (TCP or TLS): nothing
+                                 # reached the server
 
 cdef struct Endpoint:
     Conn *conns
     int n
     int epfd
     epoll_event *events
+    TlsEndpoint tls
     char *scratch                # the canonical request being signed
     Signer signer
     char host[256]

@@ -1,11 +1,13 @@
 # The per-connection state machine, on non-blocking sockets:
 #
-#     idle ─start─► connecting ─► sending ─► receiving ─► idle (a reply, or a failure code)
+#     idle ─start─► connecting ─► [tls handshake] ─► sending ─► receiving ─► idle (a reply, or a
+#                                                                           failure code)
 #
 # A request that fails (socket error, timeout, malformed reply) closes its connection; the next
 # request on it reconnects, and that reconnect is timed. Nothing is retried here.
 
-CODES = {"s3": CODE_S3, "http": CODE_HTTP, "errno": CODE_ERRNO, "errno_max": CODE_ERRNO_MAX}
+CODES = {"s3": CODE_S3, "http": CODE_HTTP, "errno": CODE_ERRNO, "errno_max": CODE_ERRNO_MAX, "tls": CODE_TLS,
+         "tls_verify": CODE_TLS_VERIFY}
 
 
 cdef int endpoint_open(Endpoint *ep, int n) except -1:
@@ -36,7 +38,7 @@ cdef void endpoint_close(Endpoint *ep) noexcept nogil:
     cdef int i
     if ep.conns != NULL:
         for i in range(ep.n):
-            close_conn(&ep.conns[i])
+            close_conn(&ep.conns[i], True)
             free(ep.conns[i].req)
             free(ep.conns[i].rbuf)
             parser_free(&ep.conns[i].reply)
@@ -49,9 +51,18 @@ cdef void endpoint_close(Endpoint *ep) noexcept nogil:
     if ep.epfd >= 0:
         close(ep.epfd)
         ep.epfd = -1
+    tls_teardown(&ep.tls)
 
 
-cdef void close_conn(Conn *c) noexcept nogil:
+cdef void close_conn(Conn *c, bint orderly) noexcept nogil:
+    """Close c's socket. orderly: after a whole reply, or idle: TLS then says close_notify, which
+    also keeps its session resumable (libssl drops the session of a connection freed without it)."""
+    if c.ssl != NULL:
+        if orderly:
+            libssl.SSL_shutdown(c.ssl)   # one non-blocking try; the peer's answer is not awaited
+            ERR_clear_error()
+        libssl.SSL_free(c.ssl)
+        c.ssl = NULL
     if c.fd >= 0:
         close(c.fd)                  # also leaves the epoll set
         c.fd = -1
@@ -89,7 +100,7 @@ cdef int open_socket(Endpoint *ep, Conn *c) noexcept nogil:
     if errno == EINPROGRESS:
         return 1
     err = errno
-    close_conn(c)
+    close_conn(c, False)
     return -err
 
 
@@ -105,8 +116,10 @@ cdef Step finish(Endpoint *ep, Conn *c) noexcept nogil:
     """A whole reply arrived."""
     c.done_ns = now_ns()
     c.code = ep.other_code if c.reply.oom else 0
+    if c.ssl != NULL and not c.session_kept:
+        tls_keep_session(&ep.tls, c)
     if not c.reply.keep_alive or c.sent < c.req_len + c.body_len:
-        close_conn(c)
+        close_conn(c, True)
     c.state = CONN_IDLE
     return DONE
 
@@ -114,23 +127,30 @@ cdef Step finish(Endpoint *ep, Conn *c) noexcept nogil:
 cdef Step fail(Conn *c, int code) noexcept nogil:
     c.done_ns = now_ns()
     c.code = code
-    c.connect_failed = c.state == CONN_CONNECTING
-    close_conn(c)
+    c.connect_failed = c.state == CONN_CONNECTING or c.state == CONN_TLS_HANDSHAKE
+    close_conn(c, False)
     c.state = CONN_IDLE
     return DONE
 
 
 cdef Step on_readable(Endpoint *ep, Conn *c) noexcept nogil:
     cdef ssize_t r
-    cdef int one = 1, done
+    cdef int one = 1, done, code
     while True:
-        r = recv(c.fd, c.rbuf, RECV_BYTES, 0)
-        if r < 0:
-            if errno == EINTR:
-                continue
-            if errno == EAGAIN:
-                return PENDING
-            return fail(c, CODE_ERRNO + errno)
+        if c.ssl != NULL:
+            r = tls_read(&ep.tls, c, c.rbuf, RECV_BYTES, &code)
+            if r < 0:
+                if code:
+                    return fail(c, code)
+                return PENDING if set_events(ep, c, c.tls_wants) == 0 else fail(c, CODE_ERRNO + errno)
+        else:
+            r = recv(c.fd, c.rbuf, RECV_BYTES, 0)
+            if r < 0:
+                if errno == EINTR:
+                    continue
+                if errno == EAGAIN:
+                    return PENDING
+                return fail(c, CODE_ERRNO + errno)
         if r == 0:
             if ends_at_close(&c.reply):
                 c.reply.keep_alive = 0
@@ -148,8 +168,8 @@ cdef Step on_readable(Endpoint *ep, Conn *c) noexcept nogil:
             # then (Nagle) sends it at once; Linux leaves quick-ack mode on its own, so this is
             # redone after every read that leaves the reply incomplete.
             setsockopt(c.fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one))
-        if r < RECV_BYTES:
-            return PENDING
+        if r < RECV_BYTES and c.ssl == NULL:
+            return PENDING           # (TLS reads on until the SSL object has to wait)
 
 
 cdef Step send_some(Endpoint *ep, Conn *c) noexcept nogil:
@@ -157,8 +177,27 @@ cdef Step send_some(Endpoint *ep, Conn *c) noexcept nogil:
     cdef iovec iov[2]
     cdef msghdr msg
     cdef ssize_t r
+    cdef int code
     cdef size_t total = c.req_len + c.body_len
     while c.sent < total:
+        if c.ssl != NULL:
+            if c.sent == 0 and 0 < c.body_len <= REQ_BYTES - c.req_len:
+                # one TLS record for head and body: two would be two segments, the second held
+                # back by Nagle until the server's delayed ACK of the first (~40 ms)
+                memcpy(c.req + c.req_len, c.body, c.body_len)
+                c.coalesced = 1
+            if c.coalesced:
+                r = tls_write(&ep.tls, c, c.req + c.sent, total - c.sent, &code)
+            elif c.sent < c.req_len:
+                r = tls_write(&ep.tls, c, c.req + c.sent, c.req_len - c.sent, &code)
+            else:
+                r = tls_write(&ep.tls, c, c.body + (c.sent - c.req_len), total - c.sent, &code)
+            if r < 0:
+                if code:
+                    return fail(c, code)
+                return PENDING if set_events(ep, c, c.tls_wants) == 0 else fail(c, CODE_ERRNO + errno)
+            c.sent += r
+            continue
         memset(&msg, 0, sizeof(msg))
         msg.msg_iov = iov
         if c.sent < c.req_len:
@@ -183,6 +222,26 @@ cdef Step send_some(Endpoint *ep, Conn *c) noexcept nogil:
     return PENDING if set_events(ep, c, EPOLLIN) == 0 else fail(c, CODE_ERRNO + errno)
 
 
+cdef Step connected(Endpoint *ep, Conn *c) noexcept nogil:
+    """The TCP connection is up: start TLS on it, or go on with the request."""
+    if ep.tls.ctx == NULL:
+        return ready(ep, c)
+    if tls_begin(&ep.tls, c) < 0:
+        return fail(c, ep.other_code)
+    c.state = CONN_TLS_HANDSHAKE
+    return tls_handshake(ep, c)
+
+
+cdef Step ready(Endpoint *ep, Conn *c) noexcept nogil:
+    """Connected (and TLS set up): send the request, or end a connect-only one."""
+    if c.connect_only:
+        c.done_ns = now_ns()
+        c.state = CONN_IDLE
+        return DONE if set_events(ep, c, EPOLLIN) == 0 else fail(c, CODE_ERRNO + errno)
+    c.state = CONN_SENDING
+    return send_some(ep, c)
+
+
 cdef Step on_writable(Endpoint *ep, Conn *c) noexcept nogil:
     cdef int err
     if c.state == CONN_CONNECTING:
@@ -190,17 +249,29 @@ cdef Step on_writable(Endpoint *ep, Conn *c) noexcept nogil:
         if err:
             return fail(c, CODE_ERRNO + err)
         c.reconnect_ns = now_ns() - c.submit_ns
-        c.state = CONN_SENDING
+        return connected(ep, c)
     return send_some(ep, c)
 
 
 cdef Step on_event(Endpoint *ep, Conn *c, unsigned int events) noexcept nogil:
     if c.state == CONN_RECEIVING:
         return on_readable(ep, c)
-    if c.state == CONN_SENDING and events & EPOLLIN:
+    if c.state == CONN_TLS_HANDSHAKE:
+        return tls_handshake(ep, c)
+    if c.state == CONN_SENDING and events & EPOLLIN and c.ssl == NULL:
         c.state = CONN_RECEIVING     # the server answered before taking the whole body
         return on_readable(ep, c)
     return on_writable(ep, c)
+
+
+cdef bint idle_alive(Conn *c) noexcept nogil:
+    """Whether an idle connection is still usable: not when the server closed it (or wrote to it)."""
+    cdef char b
+    if c.fd < 0:
+        return False
+    if c.ssl != NULL:
+        return tls_idle_alive(c)
+    return recv(c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 and errno == EAGAIN
 
 
 cdef void conn_reset(Conn *c) noexcept nogil:
@@ -210,7 +281,9 @@ cdef void conn_reset(Conn *c) noexcept nogil:
     c.code = 0
     c.first_byte_ns = 0
     c.reconnect_ns = 0
+    c.tls_ns = 0
     c.connect_failed = 0
+    c.coalesced = 0
 
 
 cdef Step start(Endpoint *ep, Conn *c, uint64_t now) noexcept nogil:
@@ -218,16 +291,16 @@ cdef Step start(Endpoint *ep, Conn *c, uint64_t now) noexcept nogil:
     cdef int r
     c.submit_ns = now
     conn_reset(c)
-    if c.fd < 0:
-        c.state = CONN_CONNECTING
-        r = open_socket(ep, c)
-        if r < 0:
-            return fail(c, CODE_ERRNO - r)
-        if r > 0:
-            return PENDING if set_events(ep, c, EPOLLOUT) == 0 else fail(c, CODE_ERRNO + errno)
-        c.reconnect_ns = now_ns() - now
-    c.state = CONN_SENDING
-    return send_some(ep, c)
+    if c.fd >= 0:
+        return ready(ep, c)
+    c.state = CONN_CONNECTING
+    r = open_socket(ep, c)
+    if r < 0:
+        return fail(c, CODE_ERRNO - r)
+    if r > 0:
+        return PENDING if set_events(ep, c, EPOLLOUT) == 0 else fail(c, CODE_ERRNO + errno)
+    c.reconnect_ns = now_ns() - now
+    return connected(ep, c)
 
 
 cdef int prepare(Endpoint *ep, Conn *c, Req *r) noexcept nogil:

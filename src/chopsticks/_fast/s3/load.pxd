@@ -12,7 +12,7 @@ cdef enum:
     BACKOFF_MIN_NS = 1000000
     BACKOFF_MAX_NS = 1000000000
 
-    # Operations, in OP_NAMES order; the two last slots time parts of other operations.
+    # Operations, in OP_NAMES order; the three last slots time parts of other operations.
     OP_PUT = 0
     OP_GET = 1
     OP_DELETE = 2
@@ -20,6 +20,7 @@ cdef enum:
     OP_LIST = 4
     OP_GET_TTFB = 5              # a GET's time to the first byte of the reply
     OP_RECONNECT = 6             # the TCP connect an operation had to make first
+    OP_TLS_HANDSHAKE = 7         # the TLS handshake an operation had to make first
     N_S3_OPS = 5
 
 cdef struct Mix:

@@ -1,7 +1,7 @@
 # The load of one worker, over a client's connections: each keeps one operation in flight, and
 # every completion is recorded into the worker's shared-memory rows.
 
-OP_NAMES = ("put", "get", "delete", "head", "list", "get.ttfb", "reconnect")
+OP_NAMES = ("put", "get", "delete", "head", "list", "get.ttfb", "reconnect", "tls_handshake")
 
 cdef const char *METHOD[N_S3_OPS]
 METHOD[OP_PUT] = b"PUT"
@@ -106,6 +106,8 @@ cdef void record(Load *L, Conn *c) noexcept nogil:
             record_ok(L.rec, OP_GET_TTFB, c.first_byte_ns - c.submit_ns, 0, c.done_ns)
     if c.reconnect_ns:
         record_ok(L.rec, OP_RECONNECT, c.reconnect_ns, 0, c.done_ns)
+    if c.tls_ns:
+        record_ok(L.rec, OP_TLS_HANDSHAKE, c.tls_ns, 0, c.done_ns)
 
 
 cdef void back_off(Load *L, Slot *s, Conn *c) noexcept nogil:
@@ -122,11 +124,14 @@ cdef void back_off(Load *L, Slot *s, Conn *c) noexcept nogil:
 
 
 cdef bint may_submit(Load *L, uint64_t now) noexcept nogil:
-    """Whether new operations may start; once not, completions from then on are the drain."""
-    if L.submitting and (L.stop[0] != 0 or now >= L.deadline_ns or L.budget == 0):
+    """Whether new operations may start. After the stop flag or the deadline, completions are the
+    drain; the budget's last operations are still measured (as the engine's stop_due says)."""
+    if L.submitting and (L.stop[0] != 0 or now >= L.deadline_ns):
         L.submitting = 0
         if L.rec != NULL:
             L.rec.draining = 1
+    elif L.submitting and L.budget == 0:
+        L.submitting = 0
     return L.submitting
 
 
@@ -218,7 +223,8 @@ cdef int run_load(Load *L) noexcept nogil:
         for i in range(n):
             c = &ep.conns[ep.events[i].data.u64]
             if c.state == CONN_IDLE:
-                close_conn(c)        # the server closed (or wrote to) an idle connection
+                if not idle_alive(c):
+                    close_conn(c, True)  # the server closed (or wrote to) an idle connection
             elif on_event(ep, c, ep.events[i].events) == DONE:
                 record(L, c)
                 drive(L, c)

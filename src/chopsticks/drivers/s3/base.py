@@ -8,6 +8,7 @@ endpoint does not drown the console.
 from __future__ import annotations
 
 import logging
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ ERROR_KINDS: tuple[str, ...] = (
     "http_5xx",        # any other 5xx
     "throttled",       # SlowDown, 429: the gateway asks the client to back off
     "other",           # anything else (an unparsable reply, a driver bug, ...)
+    "tls",             # the TLS handshake failed: certificate or host name not verified, protocol error
 )
 
 _KIND_BY_S3_CODE = {
@@ -160,6 +162,17 @@ class BaseS3Driver(ABC):
                 "%s %s failed: %s: %s: %s (further %r errors are counted, not logged)",
                 type(self).__name__, operation, error.kind, error.code, error.message, error.kind,
             )
+
+    def tls_options(self) -> tuple[str | None, bool]:
+        """``driver_config.ca_bundle`` (a PEM file of the CAs to trust instead of the system's) and
+        ``driver_config.verify`` (check the server's certificate and host name; default true)."""
+        ca_bundle = self.driver_config.get("ca_bundle")
+        if ca_bundle is not None and not (isinstance(ca_bundle, str) and os.path.isfile(ca_bundle)):
+            raise ChopsticksError(f"driver_config.ca_bundle must name a file of CA certificates, got {ca_bundle!r}")
+        verify = self.driver_config.get("verify", True)
+        if not isinstance(verify, bool):
+            raise ChopsticksError(f"driver_config.verify must be true or false, got {verify!r}")
+        return ca_bundle, verify
 
     def option(self, name: str, default: float, *, integer: bool = False, zero_ok: bool = True) -> float:
         """``driver_config[name]`` checked to be a number (an integer if ``integer``) that is >= 0

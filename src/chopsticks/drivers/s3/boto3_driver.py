@@ -1,6 +1,7 @@
 """S3 through boto3: one HTTP connection pool per driver, no hidden retries."""
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, TypeVar
 
 import boto3
@@ -12,7 +13,10 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     ReadTimeoutError,
+    SSLError,
 )
+
+from urllib3.exceptions import InsecureRequestWarning
 
 from chopsticks.drivers.s3.base import BaseS3Driver, DriverError, error_kind
 
@@ -21,14 +25,22 @@ T = TypeVar("T")
 
 class Boto3Driver(BaseS3Driver):
     """``driver_config``: ``timeout`` (s, connect and read, default 30), ``retries`` (extra
-    attempts after a failure, default 0 so that every failure is seen and counted)."""
+    attempts after a failure, default 0 so that every failure is seen and counted),
+    ``ca_bundle`` and ``verify`` (https: the CAs to trust, whether to check the certificate)."""
+
+    CONFIG_KEYS = ("timeout", "retries", "ca_bundle", "verify")
 
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
         timeout = self.option("timeout", 30, zero_ok=False)
+        ca_bundle, verify = self.tls_options()
+        if not verify:
+            # the config's loader warned once; urllib3 would warn again on every request
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         self.client = boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint,
+            verify=(ca_bundle or True) if verify else False,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name=self.region,
@@ -98,6 +110,8 @@ def _driver_error(e: ClientError | BotoCoreError) -> DriverError:
         code = e.response.get("Error", {}).get("Code", "")
         status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return DriverError(error_kind(code, status), code or str(status), message)
+    if isinstance(e, SSLError):
+        return DriverError("tls", type(e).__name__, message)
     if isinstance(e, (ConnectTimeoutError, ReadTimeoutError)):
         return DriverError("timeout", type(e).__name__, message)
     if isinstance(e, (EndpointConnectionError, ConnectionClosedError)):

@@ -1,9 +1,10 @@
 """S3 through chopsticks' compiled client (``_fast/s3_loop.pyx``): each call is one blocking
-request on a keep-alive HTTP/1.1 connection, signed with SigV4, the GIL released while it waits.
-Plain ``http://`` endpoints only: the compiled client speaks no TLS."""
+request on a keep-alive HTTP/1.1 connection (``http://`` or ``https://``), signed with SigV4, the
+GIL released while it waits."""
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
 import xml.etree.ElementTree as ElementTree
 from email.utils import parsedate_to_datetime
@@ -40,6 +41,8 @@ def failure(code: int) -> tuple[str, str]:
     if codes["errno"] <= code <= codes["errno_max"]:
         err = code - codes["errno"]
         return "connection", errno.errorcode.get(err, f"errno{err}") if err else "EOF"
+    if code in (codes["tls"], codes["tls_verify"]):
+        return "tls", "verify" if code == codes["tls_verify"] else "handshake"
     kind = error_code_name(code)
     return kind, kind
 
@@ -55,16 +58,21 @@ class NativeDriver(BaseS3Driver):
     (extra attempts after a connection, timeout, 5xx or throttling failure, default 0),
     ``multipart_threshold`` and ``multipart_part_size`` (bytes, default 8 MiB each: larger
     uploads go in parts), ``payload_sha256`` (sign the payload's SHA-256 instead of
-    UNSIGNED-PAYLOAD), ``tcp_nodelay`` and ``tcp_quickack`` (socket options, default off)."""
+    UNSIGNED-PAYLOAD), ``tcp_nodelay`` and ``tcp_quickack`` (socket options, default off),
+    ``ca_bundle`` and ``verify`` (https: the CAs to trust, whether to check the certificate)."""
+
+    CONFIG_KEYS = ("timeout", "retries", "multipart_threshold", "multipart_part_size", "payload_sha256",
+                   "tcp_nodelay", "tcp_quickack", "ca_bundle", "verify")
 
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
         self.timeout_s = self.option("timeout", 30, zero_ok=False)
+        self.ca_bundle, self.verify = self.tls_options()
         self.retries = self.option("retries", 0, integer=True)
         self.multipart_threshold = self.option("multipart_threshold", 8 * MIB, integer=True, zero_ok=False)
         self.part_size = self.option("multipart_part_size", 8 * MIB, integer=True, zero_ok=False)
         self.flags = {name: self._flag(name) for name in ("payload_sha256", "tcp_nodelay", "tcp_quickack")}
-        self.client = s3_loop().S3Client(**self.client_options(connections=1))
+        self.client = self.new_client(connections=1)
 
     def _flag(self, name: str) -> bool:
         value = self.driver_config.get(name, False)
@@ -72,13 +80,18 @@ class NativeDriver(BaseS3Driver):
             raise ChopsticksError(f"driver_config.{name} must be true or false, got {value!r}")
         return value
 
+    def new_client(self, connections: int):
+        """A compiled client of this endpoint with `connections` connections (not yet open)."""
+        try:
+            return s3_loop().S3Client(**self.client_options(connections))
+        except ValueError as e:                 # a CA bundle without certificates, a name too long
+            raise ChopsticksError(f"S3 endpoint {self.endpoint}: {e}") from None
+
     def client_options(self, connections: int) -> dict[str, Any]:
         """The compiled client's settings for this endpoint, keys and options."""
         url = urlsplit(self.endpoint)
-        if url.scheme != "http":
-            raise ChopsticksError(f"the native S3 client speaks plain HTTP only, not {self.endpoint} "
-                                  "(use the boto3 driver for https)")
-        port = url.port or 80
+        tls = url.scheme == "https"
+        port = url.port or (443 if tls else 80)
         try:
             family, _, _, _, address = socket.getaddrinfo(url.hostname, port, type=socket.SOCK_STREAM)[0]
         except OSError as e:
@@ -88,7 +101,8 @@ class NativeDriver(BaseS3Driver):
                 "connections": connections, "timeout_s": float(self.timeout_s), "s3_codes": S3_CODES,
                 # the engine's codes of the two failures the client names itself
                 "timeout_code": error_code(DriverError("timeout", "", "")), "other_code": error_code(None),
-                **self.flags}
+                "tls_host": url.hostname if tls else "", "tls_host_is_ip": tls and _is_ip(url.hostname),
+                "ca_bundle": self.ca_bundle or "", "verify": self.verify, **self.flags}
 
     def ensure_bucket(self) -> None:
         """Create the bucket if HEAD says it is missing; any other failure is a one-line error."""
@@ -189,11 +203,22 @@ class NativeDriver(BaseS3Driver):
     def _error(self, code: int, status: int, body: bytes) -> DriverError | None:
         if code:
             kind, detail = failure(code)
+            if (kind, detail) == ("tls", "verify"):
+                return DriverError(kind, detail, f"certificate verify failed for {urlsplit(self.endpoint).hostname}: "
+                                                 f"{self.client.tls_verify_error}")
             return DriverError(kind, detail, f"{detail} from {self.endpoint}")
         if status < 300:
             return None
         s3_code, message = _error_document(body)
         return DriverError(error_kind(s3_code, status), s3_code or str(status), message or f"HTTP {status}")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def canonical_query(params: dict[str, str]) -> bytes:

@@ -26,6 +26,7 @@ _S3_ERROR = re.compile(r"\b([A-Z][A-Za-z]+): .*?status code: (\d{3})")
 # (and a missing bucket looks like a missing key).
 _NOT_FOUND = re.compile(r"given object .* not found")
 _TIMEOUT = re.compile(r"timeout|deadline exceeded", re.IGNORECASE)
+_TLS = re.compile(r"x509: |tls: ", re.IGNORECASE)
 _CONNECTION = re.compile(r"connection refused|connection reset|no such host|dial tcp|broken pipe|EOF", re.IGNORECASE)
 # What s5cmd says when a listing matches nothing; for list_objects that is an empty result.
 _NOTHING_LISTED = b"no object found"
@@ -53,19 +54,27 @@ def find_s5cmd(name_or_path: str = "s5cmd") -> str:
 class S5cmdDriver(BaseS3Driver):
     """``driver_config``: ``s5cmd_path`` (default: found as by ``find_s5cmd``), ``timeout``
     (s per operation, default 30), ``retries`` (s5cmd's own retries, default 0 so that every
-    failure is seen and counted)."""
+    failure is seen and counted), ``ca_bundle`` and ``verify`` (https: the CAs to trust, passed
+    as AWS_CA_BUNDLE; whether to check the certificate, off: ``--no-verify-ssl``)."""
+
+    CONFIG_KEYS = ("s5cmd_path", "timeout", "retries", "ca_bundle", "verify")
 
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
         self.s5cmd = find_s5cmd(self.driver_config.get("s5cmd_path", "s5cmd"))
         self.timeout_s = self.option("timeout", 30, zero_ok=False)
         retries = self.option("retries", 0, integer=True)
+        ca_bundle, verify = self.tls_options()
         self._argv = [self.s5cmd, "--json", "--endpoint-url", self.endpoint, "--retry-count", str(retries)]
+        if not verify:
+            self._argv.append("--no-verify-ssl")
         # Credentials travel in the environment, never on a command line that `ps` would show.
         self._env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key,
                      "AWS_SECRET_ACCESS_KEY": self.secret_key, "AWS_REGION": self.region}
-        for inherited in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):  # would override or spoil our keys
+        for inherited in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CA_BUNDLE"):  # would override or spoil ours
             self._env.pop(inherited, None)
+        if ca_bundle:
+            self._env["AWS_CA_BUNDLE"] = ca_bundle
 
     def ensure_bucket(self) -> None:
         """Create the bucket if HEAD says it is missing; any other failure is a one-line error."""
@@ -152,6 +161,8 @@ def _driver_error(output: bytes) -> DriverError:
         return DriverError(error_kind(code, status), code, message)
     if _NOT_FOUND.search(message):
         return DriverError("not_found", "NotFound", message)
+    if _TLS.search(message):
+        return DriverError("tls", "x509", message)
     if _TIMEOUT.search(message):
         return DriverError("timeout", "Timeout", message)
     if _CONNECTION.search(message):
