@@ -89,17 +89,18 @@ def _phases(ax, result: Result) -> None:
     for phase in ("ramp", "drain"):
         secs = series["second"][series["phase"] == phase]
         if len(secs):
-            ax.axvspan(secs.min(), secs.max() + 1, color="0.85", lw=0, label=phase)
+            ax.axvspan(secs.min(), secs.max() + 1, color="0.85", lw=0, label=phase, zorder=0)   # under the data
 
 
-def _timeline(ax, result: Result, column: str, ylabel: str, label=lambda op: op) -> None:
+def _timeline(ax, result: Result, column: str, ylabel: str, label=lambda op: op, xlabel: bool = True) -> None:
     for op in result.own_ops:
         s = result.series(op)
         if len(s["second"]):
             ax.stairs(s[column], np.append(s["second"], s["second"][-1] + 1), baseline=None, lw=1, label=label(op))
     _phases(ax, result)
     ax.set_ylabel(ylabel)
-    ax.set_xlabel("second")
+    if xlabel:
+        ax.set_xlabel("second")
     ax.set_ylim(bottom=0)
     _legend(ax)
 
@@ -107,7 +108,7 @@ def _timeline(ax, result: Result, column: str, ylabel: str, label=lambda op: op)
 def throughput(fig, result: Result) -> None:
     """IOPS and MiB/s per second, per op."""
     top, bottom = fig.subplots(2, 1, sharex=True)
-    _timeline(top, result, "iops", "IOPS")
+    _timeline(top, result, "iops", "IOPS", xlabel=False)
     _timeline(bottom, result, "mib_s", "MiB/s")
     top.set_title("Throughput per second")
 
@@ -186,7 +187,7 @@ def latency_histogram(fig, result: Result) -> None:
 def errors_and_stalls(fig, result: Result) -> None:
     """Failed ops per second, ops in flight and stalled ops (past --op-timeout) per second, per op."""
     top, bottom = fig.subplots(2, 1, sharex=True)
-    _timeline(top, result, "errors", "errors / s")
+    _timeline(top, result, "errors", "errors / s", xlabel=False)
     top.set_title("Errors, in-flight and stalled operations per second")
     _timeline(bottom, result, "inflight", "in flight", label=lambda op: f"{op} in flight")
     for i, op in enumerate(result.own_ops):
