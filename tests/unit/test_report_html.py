@@ -93,3 +93,13 @@ def test_a_cluster_run_has_a_row_and_a_bar_per_host():
     hosts = page.split("<h2>Hosts</h2>", 1)[1]
     assert all(f"client-{i}" in hosts for i in range(3)) and "3,000" in hosts
     assert len(svgs(page)) == 8 and "IOPS per host" in page
+
+
+def test_report_html_writes_next_to_the_result_and_a_comparison_apart(tmp_path, cli):
+    import orjson
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_bytes(orjson.dumps(hour_long(seconds=12)))
+    assert cli("report", "html", tmp_path / "a.json").exit_code == 0
+    assert cli("report", "html", tmp_path / "a.json", tmp_path / "b.json").exit_code == 0
+    assert "<h1>chopsticks bench rbd</h1>" in (tmp_path / "report.html").read_text()
+    assert "(baseline) vs b.json" in (tmp_path / "compare.html").read_text()

@@ -86,7 +86,7 @@ def compare(
 def html(
     files: Annotated[List[str], typer.Argument(help="One result file, or several to compare (as for `report compare`).",
                                                show_default=False, metavar="FILES")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="The HTML file (default: report.html next to the first result).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="The HTML file (default: report.html next to the result, compare.html next to the first of several).")] = None,
     threshold: Threshold = DEFAULT_THRESHOLD_PCT,
 ) -> None:
     """Write a self-contained HTML report (no network at view time): one run, or a comparison of several."""
@@ -94,7 +94,8 @@ def html(
     from chopsticks.report import compare as cmp
     from chopsticks.report import html as page
 
-    output = output or Path(next((f for f in files if f not in SIDE_MARKERS), ".")).with_name("report.html")
+    first = Path(next((f for f in files if f not in SIDE_MARKERS), "."))
+    output = output or first.with_name("report.html" if len(files) == 1 else "compare.html")
     check_outputs(output)
     if len(files) == 1:
         text = page.run_page(load_result(Path(files[0])))
