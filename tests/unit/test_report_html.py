@@ -98,7 +98,7 @@ def test_a_cluster_run_has_a_row_and_a_bar_per_host():
 def test_report_html_writes_next_to_the_result_and_a_comparison_apart(tmp_path, cli):
     import orjson
     for name in ("a.json", "b.json"):
-        (tmp_path / name).write_bytes(orjson.dumps(hour_long(seconds=12)))
+        (tmp_path / name).write_bytes(orjson.dumps(hour_long(seconds=12), option=orjson.OPT_SERIALIZE_NUMPY))
     assert cli("report", "html", tmp_path / "a.json").exit_code == 0
     assert cli("report", "html", tmp_path / "a.json", tmp_path / "b.json").exit_code == 0
     assert "<h1>chopsticks bench rbd</h1>" in (tmp_path / "report.html").read_text()
