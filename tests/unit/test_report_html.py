@@ -103,3 +103,14 @@ def test_report_html_writes_next_to_the_result_and_a_comparison_apart(tmp_path, 
     assert cli("report", "html", tmp_path / "a.json", tmp_path / "b.json").exit_code == 0
     assert "<h1>chopsticks bench rbd</h1>" in (tmp_path / "report.html").read_text()
     assert "(baseline) vs b.json" in (tmp_path / "compare.html").read_text()
+
+
+def test_cluster_events_are_listed_and_marked_on_the_timelines():
+    doc = hour_long(seconds=30)
+    doc["cluster_events"] = [{"second": 11, "event": "HEALTH_OK → HEALTH_WARN"},
+                             {"second": 11, "event": "osd.0 down (osdmap epoch 41)"},
+                             {"second": 20, "event": "osd.0 up (osdmap epoch 43)"}]
+    page = run_page(check_document(doc, "result.json"))
+    events = page.split("<h2>Cluster events</h2>", 1)[1].split("</table>", 1)[0]
+    assert "<td>12</td><td>osd.0 down (osdmap epoch 41)</td>" in events and "HEALTH_OK → HEALTH_WARN" in events
+    assert page.count("cluster event") >= 3          # in the legends of the throughput and latency timelines

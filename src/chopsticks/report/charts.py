@@ -82,7 +82,10 @@ def _legend(ax) -> None:
 
 
 def _phases(ax, result: Result) -> None:
-    """Shade the ramp and drain seconds: they are not in the summary's figures."""
+    """Shade the ramp and drain seconds (they are not in the summary's figures) and mark the
+    seconds the cluster watch saw something change (the report's table says what)."""
+    for n, second in enumerate(sorted({s for s, _ in result.cluster_events})):
+        ax.axvline(second + 0.5, color="C3", ls=":", lw=0.9, label=None if n else "cluster event")
     if not result.ops:
         return
     series = result.series(result.ops[0])

@@ -80,6 +80,9 @@ def run_page(result: Result) -> str:
     if doc.get("drain_ops"):
         body.append(f'<p class="muted">{doc["drain_ops"]:,} ops completed after the end of the measured time '
                     "(drain, shaded in the charts) are left out of the figures.</p>")
+    if result.cluster_events:
+        body.append("<h2>Cluster events</h2>" + _table(
+            ["second", "what the cluster watch saw"], [[second + 1, text] for second, text in result.cluster_events]))
     body.append(_charts(charts.run_charts(result)))
     hosts = doc.get("hosts") or []
     if hosts:

@@ -69,6 +69,11 @@ class Result:
             s = {k: v[:-1] for k, v in s.items()}
         return s
 
+    @property
+    def cluster_events(self) -> list[tuple[int, str]]:
+        """(second, what changed) seen by the cluster watch (health, OSDs, PGs), in order."""
+        return [(int(e.get("second", 0)), str(e.get("event", ""))) for e in self.doc.get("cluster_events") or []]
+
     def histogram(self, op: str) -> np.ndarray:
         """The merged latency histogram of one op (measured phase), NBUCKETS counts."""
         return histogram.from_sparse(self.doc.get("histogram", {}).get("ops", {}).get(op, []))
