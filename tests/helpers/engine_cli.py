@@ -26,11 +26,15 @@ def start_bench(*args) -> subprocess.Popen:
 
 
 def worker_pids(parent_pid: int) -> list[int]:
-    """PIDs of the engine's worker processes (spawned children, not the resource tracker)."""
+    """PIDs of the engine's worker processes: the parent's children (forked, or spawned when the
+    parent has other threads), not a multiprocessing resource tracker."""
     pids = []
     for child in Path(f"/proc/{parent_pid}/task/{parent_pid}/children").read_text().split():
-        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        if b"spawn_main" in cmdline:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" not in cmdline:
             pids.append(int(child))
     return pids
 

@@ -14,10 +14,11 @@ import pytest
 from helpers.engine_cli import CHOPSTICKS, bench, chopsticks, load_json, start_bench, wait_for_workers, worker_pids
 
 SHM = Path("/dev/shm")
+SEGMENTS = "chopsticks-*"       # engine/shm.py SEGMENT_PREFIX
 
 
 def segments() -> set[str]:
-    return {p.name for p in SHM.glob("psm_*")}
+    return {p.name for p in SHM.glob(SEGMENTS)}
 
 
 def alive(pid: int) -> bool:

@@ -12,6 +12,7 @@ from chopsticks._fast.payload import PATTERNS, STAMP_LAYOUT
 VERIFY_MAP_BYTES = 256 << 20        # --verify remembers each block's last write: at most this per worker
 from chopsticks.engine.contract import RESERVED_ERROR_NAMES
 from chopsticks.errors import ChopsticksError
+from chopsticks.memory import check_buffers
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class BlockIo:
         if self.verify and span // self.bs * 8 > VERIFY_MAP_BYTES:
             raise ChopsticksError(f"--verify keeps 8 bytes per block of the range: {span // self.bs:,} blocks of "
                                   f"{what} are too many; verify a smaller --span or use a larger --bs")
+
+    def check_buffers(self, workers: int, inflight: int) -> None:
+        check_buffers(self.bs * inflight, workers, "--iodepth × --bs")
 
     def span_bytes(self, device_bytes: int) -> int:
         return self.span if self.span is not None else device_bytes - self.offset

@@ -85,7 +85,6 @@ def rbd(
                        create_size=size_option(create, "--create"), connect_timeout_s=connect_timeout,
                        rbd_cache=rbd_cache)
     plan = opts.plan(target)
-    common.check_buffer_memory(plan, plan.iodepth * target.io.bs, "--iodepth × --bs")
     common.execute(plan, opts.with_cluster(cluster, hosts, wait_hosts),
                    common.cluster_watch(watch_cluster, conf, keyring or "", client_id))
 

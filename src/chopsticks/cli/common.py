@@ -18,6 +18,7 @@ from chopsticks.engine import pool
 from chopsticks.engine.progress import PROGRESS_MODES, progress_display
 from chopsticks.engine.worker_load import WorkerLoad
 from chopsticks.errors import ChopsticksError
+from chopsticks.memory import check_buffers
 from chopsticks.metrics import export
 from chopsticks.metrics.hints import hints, wrap as wrap_hints
 from chopsticks.metrics.summary import summarize
@@ -182,15 +183,7 @@ class RunOptions:
 
 def check_buffer_memory(plan: Plan, per_worker_bytes: int, what: str) -> None:
     """One-line error when the workers' I/O buffers would not fit in half the available memory."""
-    need = per_worker_bytes * plan.procs
-    try:
-        with open("/proc/meminfo") as f:
-            available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
-    except (OSError, StopIteration, ValueError):
-        return
-    if need > available // 2:
-        raise ChopsticksError(f"{what} needs {need / 2**30:.1f} GiB of buffers over {plan.procs} worker(s), "
-                              f"more than half the {available / 2**30:.1f} GiB available: lower --iodepth, --bs or --procs")
+    check_buffers(per_worker_bytes, plan.procs, what)
 
 
 def check_outputs(*paths: Optional[Path]) -> None:

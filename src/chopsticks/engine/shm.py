@@ -1,6 +1,6 @@
 """The one definition of a run's shared-memory layout.
 
-One segment per run holds, for every worker, rows that only that worker writes and the parent
+One segment per run (/dev/shm/chopsticks-<pid>-<random>) holds, for every worker, rows that only that worker writes and the parent
 only reads:
   control  int64[CONTROL_FIELDS]                       parent → workers (stop flag, start time)
   header   int64[n_workers][HEADER_FIELDS]             state, pid, cpu, CPU time, counters
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from multiprocessing import shared_memory
+import mmap
+import os
+import secrets
 
 import numpy as np
 
@@ -25,12 +27,15 @@ from chopsticks.engine.contract import ERR_CODES, ERR_OTHER, ERR_STALLED  # noqa
 NBUCKETS = CONSTANTS["nbuckets"]
 TS_FIELDS = CONSTANTS["ts_fields"]
 MESSAGE_BYTES = 512
+SHM_DIR = "/dev/shm"
+SEGMENT_PREFIX = "chopsticks-"      # /dev/shm/chopsticks-<parent pid>-<random>
 
 
 class Control(enum.IntEnum):
     STOP = 0          # non-zero: workers stop submitting and drain
     START_NS = 1      # CLOCK_MONOTONIC ns at which workers start (0 = not yet)
-    FIELDS = 2
+    PREPARED = 2      # non-zero: the parent has checked the target (Target.prepare): workers may open it
+    FIELDS = 3
 
 
 class Header(enum.IntEnum):
@@ -93,31 +98,37 @@ class ShmLayout:
 
 
 class RunMemory:
-    """Numpy views over one run's shared-memory segment."""
+    """Numpy views over one run's shared-memory segment: a file in /dev/shm (SHM_DIR) mapped by
+    the parent and every worker. Not multiprocessing's SharedMemory: its resource-tracker process
+    would outlive the run; the segment's name is removed as soon as every worker has attached."""
 
-    def __init__(self, layout: ShmLayout, shm: shared_memory.SharedMemory, owner: bool):
-        self.layout, self.shm, self.owner, self.unlinked = layout, shm, owner, False
+    def __init__(self, layout: ShmLayout, name: str, buf: mmap.mmap, owner: bool):
+        self.layout, self.name, self.buf, self.owner, self.unlinked = layout, name, buf, owner, False
         offsets, _ = layout._offsets()
-        for name, dtype, shape in layout._shapes():
-            setattr(self, name, np.ndarray(shape, dtype=dtype, buffer=shm.buf, offset=offsets[name]))
+        for field, dtype, shape in layout._shapes():
+            setattr(self, field, np.ndarray(shape, dtype=dtype, buffer=buf, offset=offsets[field]))
 
     @classmethod
     def create(cls, layout: ShmLayout) -> RunMemory:
-        shm = shared_memory.SharedMemory(create=True, size=layout.nbytes)
+        name = f"{SEGMENT_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(os.path.join(SHM_DIR, name), os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            return cls(layout, shm, owner=True)
+            os.ftruncate(fd, layout.nbytes)
+            mem = cls(layout, name, mmap.mmap(fd, layout.nbytes), owner=True)
         except BaseException:
-            shm.close()
-            shm.unlink()
+            os.unlink(os.path.join(SHM_DIR, name))
             raise
+        finally:
+            os.close(fd)
+        return mem
 
     @classmethod
     def attach(cls, layout: ShmLayout, name: str) -> RunMemory:
-        return cls(layout, shared_memory.SharedMemory(name=name), owner=False)
-
-    @property
-    def name(self) -> str:
-        return self.shm.name
+        fd = os.open(os.path.join(SHM_DIR, name), os.O_RDWR | os.O_CLOEXEC)
+        try:
+            return cls(layout, name, mmap.mmap(fd, layout.nbytes), owner=False)
+        finally:
+            os.close(fd)
 
     def worker_rows(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Flat (hist, ts, errors) views of worker i, as the Cython Recorder takes them."""
@@ -133,14 +144,17 @@ class RunMemory:
         return raw.split(b"\0", 1)[0].decode(errors="replace")
 
     def unlink(self) -> None:
-        """Remove the segment's name (/dev/shm/psm_*) as soon as every worker has attached: the
-        mappings stay valid, and nothing can outlive the run whatever kills its processes."""
+        """Remove the segment's name as soon as every worker has attached: the mappings stay
+        valid, and nothing can outlive the run whatever kills its processes."""
         if self.owner and not self.unlinked:
             self.unlinked = True
-            self.shm.unlink()
+            try:
+                os.unlink(os.path.join(SHM_DIR, self.name))
+            except FileNotFoundError:
+                pass
 
     def close(self) -> None:
-        for name, _, _ in self.layout._shapes():
-            setattr(self, name, None)
-        self.shm.close()
+        for field, _, _ in self.layout._shapes():
+            setattr(self, field, None)
+        self.buf.close()
         self.unlink()
