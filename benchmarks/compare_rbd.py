@@ -39,6 +39,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--fio-direct", action="store_true",
                    help="add fio with direct=1 (rbd_cache=false): without it fio's rbd engine flushes once after "
                         "opening the image, which turns on librbd's write-around cache")
+    p.add_argument("--pin", default="process",
+                   help="chopsticks --pin mode(s), comma-separated to compare them: process,thread,none")
     p.add_argument("--rbd-cache", action="store_true",
                    help="run chopsticks with --rbd-cache (flush after open, like plain fio and rbd bench)")
     p.add_argument("--rbd-bench", action="store_true",
@@ -98,11 +100,14 @@ def tools_for(args, rw: str, bs: int) -> dict:
     def fio_direct(rnd: int) -> dict:
         return {**fio_rbd(args, **job, direct=1), "tool": "fio direct=1"}
 
-    def chopsticks(rnd: int) -> dict:
-        cmd = ["rbd", "--conf", args.conf, "--id", args.id, "--pool", args.pool, "--image", args.image,
-               "--bs", str(bs), "--iodepth", str(args.iodepth), "--procs", str(args.procs),
-               "--rw", rw, "--duration", f"{args.duration}s"] + (["--rbd-cache"] if args.rbd_cache else [])
-        return run_chopsticks(cmd + (["--keyring", args.keyring] if args.keyring else []))
+    def chopsticks(pin: str):
+        def run(rnd: int) -> dict:
+            cmd = ["rbd", "--conf", args.conf, "--id", args.id, "--pool", args.pool, "--image", args.image,
+                   "--bs", str(bs), "--iodepth", str(args.iodepth), "--procs", str(args.procs), "--pin", pin,
+                   "--rw", rw, "--duration", f"{args.duration}s", "--no-save"] + (["--rbd-cache"] if args.rbd_cache else [])
+            rec = run_chopsticks(cmd + (["--keyring", args.keyring] if args.keyring else []))
+            return {**rec, "tool": "chopsticks" if len(pins) == 1 else f"chopsticks pin={pin}"}
+        return run
 
     def rbd_bench(rnd: int) -> dict:
         io_type, pattern = RBD_BENCH_IO[rw]
@@ -117,7 +122,9 @@ def tools_for(args, rw: str, bs: int) -> dict:
     tools = {"fio": fio}
     if args.fio_direct:
         tools["fio direct=1"] = fio_direct
-    tools["chopsticks"] = chopsticks
+    pins = args.pin.split(",")
+    for pin in pins:
+        tools["chopsticks" if len(pins) == 1 else f"chopsticks pin={pin}"] = chopsticks(pin)
     if args.rbd_bench:
         tools["rbd bench"] = rbd_bench
     return tools
@@ -135,12 +142,14 @@ def report(rw: str, records: list[dict]) -> str:
     rows = [[tool, rw, *(median(of_tool(records, tool), key) for key in MEDIAN_COLUMNS),
              " ".join(f"{r['iops']:,.0f}" for r in of_tool(records, tool))] for tool in tools]
     lines = [table(["tool", "rw", *MEDIAN_COLUMNS.values(), "IOPS per round"], rows)]
-    for base in (t for t in tools if t != "chopsticks"):
-        lines.append(f"chopsticks/{base} per round: " + "; ".join(
-            ratio_text(name, ratios(records, key, "chopsticks", base)) for key, name in RATIO_FIGURES))
-    lines += [f"chopsticks round {r['round']}: {r['errors']} errors, {r['stalled']} stalled"
-              + (f", PARTIAL: {'; '.join(r['notes'])}" if r["partial"] else "")
-              for r in of_tool(records, "chopsticks") if r["errors"] or r["stalled"] or r["partial"]]
+    ours = [t for t in tools if t.startswith("chopsticks")]
+    for tool in ours:
+        for base in (t for t in tools if t not in ours):
+            lines.append(f"{tool}/{base} per round: " + "; ".join(
+                ratio_text(name, ratios(records, key, tool, base)) for key, name in RATIO_FIGURES))
+        lines += [f"{tool} round {r['round']}: {r['errors']} errors, {r['stalled']} stalled"
+                  + (f", PARTIAL: {'; '.join(r['notes'])}" if r["partial"] else "")
+                  for r in of_tool(records, tool) if r["errors"] or r["stalled"] or r["partial"]]
     return "\n".join(lines)
 
 

@@ -11,6 +11,9 @@ if TYPE_CHECKING:
 
 SCHEDULE_LAG = "schedule.lag"        # rate mode: intended start → actual submit
 ARRIVALS = ("uniform", "poisson")    # in the order of _fast/engine.pxd's ARRIVALS_* codes
+# What a worker pins to its CPU: the whole process before it connects (its librados/librbd threads
+# too), only the thread that runs the loop (the client library's threads float), or nothing.
+PIN_MODES = ("process", "thread", "none")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Plan:
     seed: int = 1
     op_timeout_s: float = 30.0      # an op older than this is counted as stalled
     command: tuple[str, ...] = ()   # the command line, for the result file
+    pin: str = "process"            # process | thread | none: what each worker pins to its CPU (PIN_MODES)
     rate: float | None = None       # rate mode: intended ops/s over all workers; None = closed loop
     arrivals: str = "uniform"       # rate mode: uniform | poisson gaps between intended starts
     first_worker: int = 0           # global index of this host's worker 0 (cluster runs: host × procs)

@@ -59,7 +59,7 @@ def rbd(
     connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the cluster.")] = 10,
     rbd_cache: Annotated[bool, typer.Option("--rbd-cache/--no-rbd-cache", help="Flush once after open, as fio and rbd bench do, so librbd's cache runs in its configured mode (writes may complete before the OSDs ack). Default: off, writes complete when the OSDs ack (like fio direct=1).")] = False,
     bs: Bs = "4k", rw: Rw = "randwrite", rwmixread: RwMixRead = 50, pattern: Pattern = "random",
-    offset: Offset = "0", span: Span = None, verify: Verify = False,
+    offset: Offset = "0", span: Span = None, verify: Verify = False, pin: common.Pin = "process",
     procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
     ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
@@ -74,7 +74,7 @@ def rbd(
 
     opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet,
                       progress).with_rate(rate, arrivals, slo, step_duration)
-    opts = opts.with_results(prometheus, results_dir, no_save)
+    opts = dataclasses.replace(opts.with_results(prometheus, results_dir, no_save), pin=pin)
     if rw == "verify" and duration is None:
         opts = dataclasses.replace(opts, runs_to_end=True)      # one pass writing, one reading: then done
     if conf is None:

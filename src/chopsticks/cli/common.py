@@ -22,7 +22,7 @@ from chopsticks.memory import check_buffers
 from chopsticks.metrics import export
 from chopsticks.metrics.hints import hints, wrap as wrap_hints
 from chopsticks.metrics.summary import summarize
-from chopsticks.plan import Plan
+from chopsticks.plan import PIN_MODES, Plan
 from chopsticks.report.rundir import REPORT_HTML, RESULT_JSON, RUN_DIR_ENV, SUMMARY_CSV, TIMESERIES_CSV, RunDirectory
 from chopsticks.units import parse_duration, parse_size
 
@@ -74,6 +74,7 @@ ResultsDir = Annotated[Optional[Path], typer.Option("--results-dir", help="Keep 
 NoSave = Annotated[bool, typer.Option("--no-save", help="Keep no run directory: only --csv/--timeseries-csv/--json are written.")]
 
 
+Pin = Annotated[str, typer.Option("--pin", help="What each worker pins to its CPU: process (with its client library's threads), thread (only the loop's thread), none.")]
 Rate = Annotated[Optional[float], typer.Option("--rate", help="Rate mode: this many ops/s over all workers (and hosts), each op timed from when it should have started; --iodepth then caps the ops in flight per worker.")]
 Arrivals = Annotated[str, typer.Option("--arrivals", help="Rate mode: uniform gaps between intended starts, or poisson (exponential gaps from --seed).")]
 Slo = Annotated[Optional[list[str]], typer.Option("--slo", help="Search the highest rate meeting this latency objective, e.g. p99<=5ms (repeatable; all must hold).")]
@@ -119,6 +120,7 @@ class RunOptions:
                 raise typer.BadParameter(str(e), param_hint="--prometheus") from None
         return replace(self, prometheus=prometheus, results_dir=results_dir, save=not no_save)
     runs_to_end: bool = False       # the loop ends by itself (--rw verify): no default --duration
+    pin: str = "process"            # --pin
     rate: Optional[float] = None    # --rate: total ops/s (rate mode)
     arrivals: str = "uniform"
     slo: tuple[str, ...] = ()       # --slo objectives: search the highest rate meeting them
@@ -171,6 +173,8 @@ class RunOptions:
         op_timeout = duration_option(self.op_timeout, "--op-timeout")
         if op_timeout > MAX_OP_TIMEOUT_S:
             raise typer.BadParameter(f"at most {MAX_OP_TIMEOUT_S}s, got '{self.op_timeout}'", param_hint="--op-timeout")
+        if self.pin not in PIN_MODES:
+            raise typer.BadParameter(f"must be one of {', '.join(PIN_MODES)}, got '{self.pin}'", param_hint="--pin")
         if (self.rate is not None or self.slo) and not getattr(target, "supports_rate", False):
             raise typer.BadParameter(f"rate mode is not available for this target ({target.name}) yet",
                                      param_hint="--rate" if self.rate is not None else "--slo")
@@ -178,7 +182,7 @@ class RunOptions:
         return Plan(target=target, procs=procs, cpus=cpus, iodepth=self.iodepth, duration_s=duration,
                     ramp_s=self.ramp, io_total=io_total, seed=self.seed,
                     op_timeout_s=op_timeout, command=tuple(["chopsticks", *sys.argv[1:]]),
-                    rate=self.rate, arrivals=self.arrivals)
+                    rate=self.rate, arrivals=self.arrivals, pin=self.pin)
 
 
 def check_buffer_memory(plan: Plan, per_worker_bytes: int, what: str) -> None:

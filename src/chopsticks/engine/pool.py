@@ -61,17 +61,17 @@ def _worker_main(plan: Plan, index: int, layout: ShmLayout, shm_name: str, paren
     hdr[Header.PID] = os.getpid()
     session = None
     try:
-        try:
-            os.sched_setaffinity(0, {plan.cpus[index]})
-            hdr[Header.CPU] = plan.cpus[index]
-        except OSError:
-            hdr[Header.CPU] = -1
+        hdr[Header.CPU] = -1
+        if plan.pin == "process":           # before connecting: the client library's threads inherit it
+            _pin(hdr, plan.cpus[index])
         while mem.control[Control.PREPARED] == 0 and mem.control[Control.STOP] == 0:
             time.sleep(0.001)
         if mem.control[Control.STOP]:
             hdr[Header.STATE] = WorkerState.DONE
             return
         session = plan.target.open_worker(plan, plan.worker_index(index))
+        if plan.pin == "thread":            # after connecting: only this thread, the loop's
+            _pin(hdr, plan.cpus[index])
         hdr[Header.STATE] = WorkerState.READY
         while mem.control[Control.START_NS] == 0 and mem.control[Control.STOP] == 0:
             time.sleep(0.001)
@@ -134,6 +134,15 @@ def derive_seed(seed: int, *parts: int) -> int:
     for part in parts:
         value = (value * 1_000_003 + part) & (2**64 - 1)
     return value
+
+
+def _pin(hdr, cpu: int) -> None:
+    """Pin the calling thread (and the threads it starts later) to cpu; record it in the header."""
+    try:
+        os.sched_setaffinity(0, {cpu})
+        hdr[Header.CPU] = cpu
+    except OSError:
+        pass
 
 
 class _Stopper:

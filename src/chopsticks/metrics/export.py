@@ -135,7 +135,7 @@ def result_document(out: RunOutcome, rows: list[dict], name_of, hints: list[str]
         "hints": list(hints),
         "settings": {"procs": plan.procs, "cpus": list(plan.cpus), "iodepth": plan.iodepth,
                      "duration_s": plan.duration_s, "ramp_s": plan.ramp_s, "io_total": plan.io_total,
-                     "seed": plan.seed, "op_timeout_s": plan.op_timeout_s, "rate_ops_s": plan.rate,
+                     "seed": plan.seed, "op_timeout_s": plan.op_timeout_s, "pin": plan.pin, "rate_ops_s": plan.rate,
                      "arrivals": plan.arrivals, "target": plan.target.settings()},
         "rate": rate_summary(out, rows),
         "cluster": out.info,
