@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ DASK_SETTINGS = {
     "distributed.admin.system-monitor.gil.enabled": False,
     "distributed.worker.profile.enabled": False,    # its sampling thread would take CPU from the load
 }
-LOCAL_WORKER_START_S = 60
+PROBE_TIMEOUT_S = 5
 
 
 def configure() -> None:
@@ -93,11 +94,24 @@ def local_workers(address: str, n: int):
                 p.wait()
 
 
+def _probe(address: str) -> None:
+    """Fail at once when nothing listens at a tcp:// or tls:// address (Dask would retry for its
+    whole connect timeout)."""
+    hostport = address.split("://", 1)[1]
+    host, _, port = hostport.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S).close()
+    except (OSError, ValueError) as e:
+        raise ChopsticksError(f"cannot reach the Dask scheduler at {address}: {getattr(e, 'strerror', None) or e}") from None
+
+
 def client(address: str):
     """A Client connected to `address`, or a one-line error saying it cannot be reached."""
     from distributed import Client
 
     configure()
+    if address.startswith(("tcp://", "tls://")):
+        _probe(address)
     try:
         return Client(address, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError) as e:
