@@ -134,3 +134,10 @@ def test_slo_search_on_the_lab(lab, tmp_path):
         assert doc["answer_ops_s"] == pytest.approx(max(met), abs=0.001)
     else:
         assert "no rate met" in r.stdout and doc["answer_ops_s"] is None
+
+
+def test_the_progress_line_says_how_much_of_the_rate_each_second_reached(tmp_path):
+    r = bench("null", "--procs", 1, "--rate", 1000, "--duration", "2s", "--progress", "plain", "--no-save")
+    assert r.returncode == 0, r.stderr
+    seconds = [line for line in r.stderr.splitlines() if line.startswith("[") and "IOPS" in line]
+    assert seconds and all(" rate 100% lag p99 " in line for line in seconds), r.stderr

@@ -75,6 +75,8 @@ class LiveTable(ProgressDisplay):
         parts = [clock, f"{fmt_count(view.iops)} IOPS", f"{fmt_mib(view.mib_s)} MiB/s"]
         if view.errors:
             parts.append(f"errors {fmt_count(view.errors)}/s")
+        if self.rate_text(view):
+            parts.append(self.rate_text(view))
         if not math.isnan(view.cpu_max_pct):
             parts.append(f"busiest worker CPU {view.cpu_max_pct:.0f}%")
         parts.append(self.workers)

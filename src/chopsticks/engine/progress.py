@@ -13,6 +13,7 @@ import numpy as np
 
 from chopsticks.engine.live import LiveRun, Tick
 from chopsticks.engine.shm import ERR_STALLED, Header, WorkerState
+from chopsticks.plan import SCHEDULE_LAG
 
 PROGRESS_MODES = ("auto", "live", "plain", "none")
 PLAIN_WIDTH = 80                    # a plain line never wraps a standard terminal or log viewer
@@ -117,6 +118,16 @@ class ProgressDisplay:
         self.op_names = run.op_names
         self.derived = tuple(run.plan.derived_ops)
 
+    def rate_text(self, view: SecondView) -> str:
+        """Rate mode: how much of the asked rate the second achieved and its schedule lag p99, so
+        a generator that cannot keep up shows as it happens ('' in a closed loop)."""
+        plan = self.run.plan if self.run else None
+        if plan is None or plan.rate is None or SCHEDULE_LAG not in self.op_names:
+            return ""
+        lag = float(view.tick.p99_ns[self.op_names.index(SCHEDULE_LAG)])
+        text = f"rate {view.iops / plan.rate:.0%}"
+        return text + (f" lag p99 {fmt_latency(lag)}" if not math.isnan(lag) else "")
+
     def tick(self, tick: Tick) -> None:
         view = SecondView(tick, self.op_names, self.derived, self.shown)
         self._notice(tick)
@@ -195,6 +206,8 @@ class PlainProgress(ProgressDisplay):
             line += f" errors {fmt_count(view.errors)}"
         if view.stalled:
             line += f" stalled {fmt_count(view.stalled)}"
+        if self.rate_text(view):
+            line += " " + self.rate_text(view)
         if not math.isnan(view.cpu_max_pct):
             line += f" cpu {view.cpu_max_pct:.0f}%"
         self._write(line)
