@@ -11,7 +11,6 @@ import secrets
 import shutil
 import subprocess
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -281,6 +280,8 @@ class _LabBuild:
 
     def _wait_rgw_answers(self, pid: int) -> None:
         """Poll RGW's endpoint until it lists buckets (anonymously), failing early if it died."""
+        import urllib.request      # only `lab up` needs it: every command imports this module
+
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         while True:
             self._time_left(f"waiting for radosgw to answer on {self._s3_endpoint()}")

@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 MON_ID = "a"
 MGR_ID = "x"
@@ -145,6 +144,8 @@ def s3_config(endpoint: str, access_key: str, secret_key: str, bucket: str, s5cm
     }
     if ca_bundle:
         config["driver_config"]["ca_bundle"] = str(ca_bundle)
+    import yaml                    # only `lab up` writes YAML: every command imports this module
+
     return yaml.safe_dump(config, sort_keys=False)
 
 
