@@ -33,6 +33,8 @@ BEAT_S = 0.5
 LOST_CHECK_S = 1.0
 START_LEAD_S = 0.5          # the start instant is this far ahead of the moment every host is ready
 TICK_WAIT_S = 2.0           # a second is shown once every running host sent it, or this long after the first did
+HOST_SILENT_S = 10.0        # a running host that sent nothing for this long is lost (a cut network:
+                            # the scheduler would notice only after its worker-ttl, minutes)
 CLOCK_PROBES = 5
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 COMPARED_PACKAGES = ("python", "dask", "distributed", "msgpack", "cloudpickle")
@@ -194,13 +196,15 @@ class _ClusterRun:
         self.seconds: list[dict[int, StreamedSecond]] = [{} for _ in hosts]
         self.shown = 0                      # seconds handed to the observers
         self.first_seen: dict[int, float] = {}
+        self.heard: dict[int, float] = {}           # host → monotonic time of its last message
+        self.streamed_all: set[int] = set()         # hosts whose workers have stopped ("done")
         self.merged_hist: list[np.ndarray | None] = []
         self.lost: dict[int, tuple[int, str]] = {}     # host → (second, why)
         self.results: dict[int, dict] = {}
         self.signum: int | None = None
         self.force = False
         self.stopper = _StopRequest()
-        self.control_value = {"start": None, "stop": False, "beat": 0}
+        self.control_value = {"start": None, "stop": False, "lost": [], "beat": 0}
         self.mirror: RunMemory | None = None
 
     # -- control ------------------------------------------------------------------------------
@@ -264,7 +268,10 @@ class _ClusterRun:
             except queue.Empty:
                 return
             host = msg["host"]
-            if msg["kind"] == "ready":
+            self.heard[host] = time.monotonic()
+            if msg["kind"] == "done":
+                self.streamed_all.add(host)
+            elif msg["kind"] == "ready":
                 self.ready.add(host)
             elif msg["kind"] == "first_op":
                 self.first_op_at[host] = msg["at"] - self.hosts[host].clock_offset_s
@@ -330,6 +337,7 @@ class _ClusterRun:
         return {h.index: "its Dask worker left the scheduler" for h in self.hosts if h.address not in workers}
 
     def _watch(self) -> None:
+        self.watch_start = time.monotonic()
         beat = checked = 0.0
         stop_sent = False
         while True:
@@ -346,6 +354,10 @@ class _ClusterRun:
                 checked = now
                 for index, why in self._gone_hosts().items():
                     self._lose(index, why)
+                for h in self.hosts:
+                    silent = now - max(self.heard.get(h.index, 0.0), self.watch_start)
+                    if h.index not in self.streamed_all and silent > HOST_SILENT_S:
+                        self._lose(h.index, f"sent nothing for {silent:.0f}s")
             for h in self.hosts:
                 f = self.futures[h.index]
                 if h.index in self.results or h.index in self.lost or f.status == "pending":
@@ -374,6 +386,8 @@ class _ClusterRun:
         h = self.hosts[index]
         with contextlib.suppress(Exception):
             self.client.cancel([self.futures[index]], force=True)
+        with contextlib.suppress(Exception):       # if it is still there after all, it stops too
+            self._set_control(lost=sorted(self.lost))
         if self.mirror is not None:
             rows = slice(h.first_worker, h.first_worker + h.procs)
             self.mirror.header[rows, Header.STATE] = WorkerState.KILLED

@@ -51,7 +51,8 @@ def _thread_affinity(cpus: list[int]):
 
 def control_name(run_id: str) -> str:
     """The Dask Variable through which the client starts and stops the hosts:
-    {"start": wall-clock s or None, "stop": bool, "beat": int (changes every ~0.5 s)}."""
+    {"start": wall-clock s or None, "stop": bool, "lost": [host indexes the client gave up on],
+    "beat": int (changes every ~0.5 s)}."""
     return f"chopsticks-{run_id}-control"
 
 
@@ -66,7 +67,7 @@ def run_host(plan: Plan, shipped: dict[str, bytes], host: int, run_id: str) -> d
         cpus = host_cpus()
         plan = dataclasses.replace(plan, target=files.relocate(plan.target, moved),
                                    cpus=tuple(cpus[i % len(cpus)] for i in range(plan.procs)))
-        control = _Control(Variable(control_name(run_id), client=get_client()), get_worker())
+        control = _Control(Variable(control_name(run_id), client=get_client()), get_worker(), host)
         link = HostLink(get_worker(), stream.topic(run_id), host, control)
         try:
             with _thread_affinity(host_cpus()):
@@ -82,8 +83,8 @@ class _Control:
     """Reads the client's control Variable in a thread of its own (a read may block while the
     scheduler is unreachable) and says whether to start, to stop, or that the client is gone."""
 
-    def __init__(self, variable, worker):
-        self.variable, self.worker = variable, worker
+    def __init__(self, variable, worker, host: int):
+        self.variable, self.worker, self.host = variable, worker, host
         self.value = {"start": None, "stop": False, "beat": None}
         self.heard = time.monotonic()       # last time the beat changed
         self.stop_reason: str | None = None
@@ -105,6 +106,8 @@ class _Control:
         """Why this host must stop now, or None."""
         if self.value.get("stop"):
             self.stop_reason = self.stop_reason or "the client asked every host to stop"
+        elif self.host in self.value.get("lost", ()):
+            self.stop_reason = self.stop_reason or "the client counts this host as lost"
         elif self.worker.status.name != "running":
             self.stop_reason = self.stop_reason or "its Dask worker lost the scheduler"
         elif time.monotonic() - self.heard > CONTROL_STALE_S:
@@ -175,3 +178,4 @@ class HostLink:
         self.done.set()
         if self.sampler is not None:
             self.sampler.join()
+        self._send(stream.done(self.host))

@@ -3,6 +3,7 @@ msgpack-able dicts, arrays sent sparse (shape, flat indexes, values) since most 
 
   {"kind": "ready", "host": i}                         every worker of host i has opened its target
   {"kind": "first_op", "host": i, "at": wall_s}        when host i's first worker began its loop
+  {"kind": "done", "host": i}                          host i's workers have stopped: no more seconds
   {"kind": "second", "host": i, "second": s,           what host i's workers recorded in second s:
    "ts": int64[n_ops][TS_FIELDS] (LAT_MAX: max over workers, other fields summed),
    "hist": uint64[N_PHASES][n_ops][NBUCKETS] and "errors": int64[N_PHASES][n_ops][ERR_CODES]
@@ -37,6 +38,10 @@ def ready(host: int) -> dict:
 
 def first_op(host: int, at: float) -> dict:
     return {"kind": "first_op", "host": host, "at": at}
+
+
+def done(host: int) -> dict:
+    return {"kind": "done", "host": host}
 
 
 def second(host: int, second: int, ts: np.ndarray, hist: np.ndarray, errors: np.ndarray,
