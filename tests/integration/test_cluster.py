@@ -179,6 +179,18 @@ def test_a_host_that_cannot_open_the_target_stops_the_start(lab, two_hosts, tmp_
     assert "host host-a" in r.stderr and "could not start" in r.stderr and "no-such-image" in r.stderr
 
 
+@pytest.mark.ceph
+def test_rbd_scenario_ships_the_conf_and_keyring_to_the_hosts(lab, two_hosts, tmp_path):
+    config = tmp_path / "fast.yaml"
+    config.write_text("rbd_random_io: {block_size_kb: 4, span_mb: 16, min_wait_s: 0, max_wait_s: 0}\n")
+    r = chopsticks("run", "-f", REPO / "scenarios" / "rbd_random_io.py", "--scenario-config", config, "--headless",
+                   "--users", 2, "--spawn-rate", 20, "--duration", "2s", "--cluster", two_hosts, *outputs(tmp_path),
+                   timeout=180)
+    doc = check_merge(tmp_path, r)
+    assert doc["summary"][-1]["errors"] == 0
+    assert doc["settings"]["target"]["workload_config"]["conf"] == str(lab.conf)   # the client's paths, not the hosts'
+
+
 def test_lost_host_gives_a_partial_result_naming_it(scheduler, tmp_path):
     workers = [start_worker(scheduler, name) for name in ("keep", "lose")]
     try:
