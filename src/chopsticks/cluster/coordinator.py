@@ -410,6 +410,12 @@ class _ClusterRun:
             self._tick(s, have)
             self.shown += 1
 
+    def _event(self, second: int, text: str) -> None:
+        """A line on the progress display (observers that show events have `event`)."""
+        for o in self.obs.items:
+            if hasattr(o, "event"):
+                o.event(second, text)
+
     def _tick(self, s: int, have: list[int]) -> None:
         n_ops = len(self.op_names)
         secs = [self.seconds[i][s] for i in have]
@@ -422,6 +428,9 @@ class _ClusterRun:
         for i, x in zip(have, secs):
             h = self.hosts[i]
             cpu[h.first_worker:h.first_worker + len(x.cpu_pct)] = x.cpu_pct
+        running = len(self._running_hosts())
+        if len(have) < running:
+            self._event(s, f"{len(have)} of {running} hosts reported this second")
         self.obs.tick(Tick(s, ts[:, TsField.OPS], ts[:, TsField.BYTES], ts[:, TsField.ERRORS], ts[:, TsField.STALLED],
                            ts[:, TsField.INFLIGHT], p50[0], p99[0], hist, cpu,
                            ramp=any(x.ramp for x in secs), draining=all(x.draining for x in secs)))
