@@ -82,7 +82,7 @@ def test_a_lost_host_is_rebuilt_from_its_stream():
         msg = stream.second(0, s, ts, hist, np.zeros((N_PHASES, 1, ERR_CODES), dtype=np.int64), np.array([1.0, 2.0]),
                             False, False)
         seconds[s] = StreamedSecond.decode(msg)
-    out = from_stream(plan, ("write",), Host(0, "a", "tcp://a", 2, 0, 0.0, 0.0), seconds, 0.0, "gone")
+    out = from_stream(plan, ("write",), seconds, 0.0, "gone")
     assert summarize(out)[-1]["ops"] == 21 and out.measured_s == 3.0 and out.partial
     assert [w["state"] for w in out.workers] == ["lost", "lost"]
 

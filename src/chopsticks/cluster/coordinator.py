@@ -451,7 +451,7 @@ class _ClusterRun:
                 results.append(HostResult(h, out, first))
             else:
                 second, why = self.lost[h.index]
-                out = from_stream(host_plan, self.op_names, h, self.seconds[h.index], self.started_at, why)
+                out = from_stream(host_plan, self.op_names, self.seconds[h.index], self.started_at, why)
                 results.append(HostResult(h, out, self.first_op_at.get(h.index), lost_at_s=second))
         pcts = tick_percentiles(self.merged_hist, len(self.op_names))
         notes = [self._lost_note(r.host) for r in results if r.lost_at_s is not None]

@@ -10,7 +10,7 @@ import numpy as np
 
 from chopsticks.cluster import stream
 from chopsticks.engine.pool import RunOutcome
-from chopsticks.engine.shm import ERR_CODES, N_PHASES, NBUCKETS, TS_FIELDS, TsField
+from chopsticks.engine.shm import ERR_CODES, N_PHASES, NBUCKETS, TS_FIELDS
 from chopsticks.metrics.histogram import percentiles_ns
 from chopsticks.metrics.summary import summarize
 from chopsticks.plan import Plan
@@ -74,7 +74,7 @@ def _tick_fields(pcts: list[np.ndarray]) -> dict:
     return dict(zip(("tick_p50_ns", "tick_p99_ns", "tick_p99_9_ns"), pcts))
 
 
-def from_stream(plan: Plan, op_names: tuple[str, ...], host: Host, seconds: dict[int, StreamedSecond],
+def from_stream(plan: Plan, op_names: tuple[str, ...], seconds: dict[int, StreamedSecond],
                 started_at: float, why: str) -> RunOutcome:
     """A lost host's outcome from its stream: its totals in its first worker's rows; `why` goes
     into its workers' messages (the note naming the host is the cluster's)."""
