@@ -1,5 +1,6 @@
 """Cluster mode (`--cluster`, `chopsticks worker`): a real `dask scheduler` and `chopsticks worker`
 processes on loopback, and `--cluster local:N`. Each host runs --procs 1 (the machine has 2 cores)."""
+import contextlib
 import csv
 import os
 import signal
@@ -44,17 +45,22 @@ def stop(procs) -> None:
             p.wait()
 
 
-@pytest.fixture(scope="module")
-def scheduler():
+@contextlib.contextmanager
+def dask_scheduler():
     """A `dask scheduler` as users start it; yields its address."""
     port, = free_ports(1)
     proc = subprocess.Popen([*DASK, "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=QUIET_DASK)
-    address = f"tcp://127.0.0.1:{port}"
     try:
-        yield address
+        yield f"tcp://127.0.0.1:{port}"
     finally:
         stop([proc])
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    with dask_scheduler() as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -218,18 +224,38 @@ def test_lost_host_gives_a_partial_result_naming_it(scheduler, tmp_path):
         stop(workers)
 
 
-def test_ctrl_c_on_the_client_drains_every_host(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_on_the_client_drains_every_host(tmp_path, signum):
     client = subprocess.Popen([*CHOPSTICKS, "bench", "null", "--cluster", "local:2", "--procs", "1", "-t", "60s",
                                "--json", tmp_path / "r.json", "--progress", "plain"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_progress(client)
-    client.send_signal(signal.SIGINT)
+    client.send_signal(signum)
     out, err = client.communicate(timeout=90)
-    assert client.returncode == 130, out + err
+    assert client.returncode == 128 + signum, out + err
     doc = load_json(tmp_path / "r.json")
-    assert doc["partial"] and doc["stop_signal"] == "SIGINT"
+    assert doc["partial"] and doc["stop_signal"] == signal.Signals(signum).name
     assert doc["measured_s"] < 30
     assert all(h["summary"][-1]["ops"] > 0 and h["lost_at_s"] is None for h in doc["hosts"])
+
+
+def test_a_daemonic_dask_worker_is_named_in_a_one_line_error(tmp_path):
+    """A plain `dask worker` (with its nanny) cannot start the engine's processes."""
+    with dask_scheduler() as scheduler:
+        check_daemonic_worker(scheduler)
+
+
+def check_daemonic_worker(scheduler: str) -> None:
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--nthreads", "1",
+                               "--name", "plain-dask", "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=QUIET_DASK)
+    try:
+        wait_connected(scheduler, 1)
+        r = chopsticks("bench", "null", "--cluster", scheduler, "--procs", 1, "-t", "1s")
+        assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "host plain-dask" in r.stderr and "chopsticks worker" in r.stderr
+    finally:
+        stop([worker])
 
 
 def test_unreachable_scheduler_is_a_one_line_error():

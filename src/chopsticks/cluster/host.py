@@ -59,8 +59,13 @@ def control_name(run_id: str) -> str:
 def run_host(plan: Plan, shipped: dict[str, bytes], host: int, run_id: str) -> dict:
     """The host's task: run `plan` (its first_worker/all_workers already set by the client) and
     return {"outcome": RunOutcome, "first_op_at": wall s or None, "stop_reason": str or None}."""
+    import multiprocessing
+
     from distributed import Variable, get_client, get_worker
 
+    if multiprocessing.current_process().daemon:
+        raise ChopsticksError("its Dask worker runs in a daemonic process (a nanny's), which cannot start the "
+                              "engine's workers: use `chopsticks worker`, or set DASK_DISTRIBUTED__WORKER__DAEMON=False")
     private = tempfile.mkdtemp(prefix="chopsticks-host-")
     try:
         moved = files.write_private(shipped, private)
