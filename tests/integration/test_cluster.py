@@ -277,6 +277,11 @@ def test_hosts_without_cluster_is_a_usage_error(monkeypatch):
     assert r.returncode == 2 and "--cluster" in r.stderr
 
 
+def test_slo_search_on_a_cluster_is_a_usage_error():
+    r = chopsticks("bench", "null", "--cluster", "local:2", "--slo", "p99<=5ms")
+    assert r.returncode == 2 and "--slo" in r.stderr
+
+
 @pytest.mark.ceph
 def test_leader_and_worker_flags_of_0x(lab, tmp_path):
     port, = free_ports(1)

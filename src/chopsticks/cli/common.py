@@ -146,6 +146,8 @@ class RunOptions:
         """These options run on a cluster when `cluster` is set; --hosts alone is a usage error."""
         if not cluster and hosts is not None:
             raise typer.BadParameter("needs --cluster (or CHOPSTICKS_CLUSTER)", param_hint="--hosts")
+        if cluster and self.slo:
+            raise typer.BadParameter("the SLO search runs on one host for now: leave out --cluster", param_hint="--slo")
         duration_option(wait_hosts, "--wait-hosts")
         return replace(self, cluster=cluster or None, hosts=hosts, wait_hosts=wait_hosts, procs_cap=procs_cap)
 
