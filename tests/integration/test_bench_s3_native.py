@@ -7,6 +7,7 @@ import csv
 import socket
 import ssl
 import threading
+import uuid
 
 import pytest
 import yaml
@@ -327,3 +328,68 @@ def test_vanishing_tls_peer_is_counted_and_reconnected_with_a_timed_handshake(la
     assert rows["put"]["errors"] - 4 <= rows["reconnect"]["ops"] <= rows["put"]["errors"]
     assert rows["tls_handshake"]["ops"] == rows["reconnect"]["ops"]
     assert 0 < rows["tls_handshake"]["lat_p50_us"] < rows["put"]["lat_max_us"]
+
+
+@ceph
+def test_objects_larger_than_the_payload_buffer_go_up_and_come_back_whole(lab, tmp_path):
+    """20 MiB objects: bodies stream from the 16 MiB payload buffer (repeated), GET bodies are
+    read and counted, not kept."""
+    _, rows = run(tmp_path, native_config(lab, tmp_path), "--op", "mixed", "--mix", "put=1,get=1", "--size", "20M",
+                  "--procs", 1, "--concurrency", 2, "--objects", 1, "--io-total", "160M")
+    assert rows["put"]["errors"] == rows["get"]["errors"] == 0
+    assert rows["put"]["bytes"] == rows["put"]["ops"] * (20 << 20) > 0
+    assert rows["get"]["bytes"] == rows["get"]["ops"] * (20 << 20) > 0
+
+
+@ceph
+def test_range_size_reads_part_of_each_object(lab, tmp_path):
+    _, rows = run(tmp_path, native_config(lab, tmp_path), "--op", "get", "--size", "64k", "--range-size", "4k",
+                  "--procs", 1, "--concurrency", 2, "--objects", 2, "--duration", "1s")
+    assert rows["get"]["errors"] == 0
+    assert rows["get"]["bytes"] == rows["get"]["ops"] * 4096 > 0
+
+
+@ceph
+def test_existing_reads_objects_written_before_and_deletes_nothing(lab, tmp_path):
+    from chopsticks.config import load_s3_config
+    from chopsticks.drivers.s3 import create_driver
+
+    driver = create_driver({**load_s3_config(lab.s3_config).as_driver_dict(), "driver": "native"})
+    prefix = f"existing-{uuid.uuid4().hex[:12]}/"
+    keys = [f"{prefix}{n:03d} with space" for n in range(20)]
+    for key in keys:
+        assert driver.upload(key, b"e" * 3000)
+    try:
+        doc, rows = run(tmp_path, native_config(lab, tmp_path), "--existing", prefix, "--op", "mixed",
+                        "--mix", "get=3,head=1", "--procs", 2, "--concurrency", 2, "--duration", "1s")
+        assert rows["get"]["errors"] == rows["head"]["errors"] == 0
+        assert rows["get"]["bytes"] == rows["get"]["ops"] * 3000 > 0 and rows["head"]["ops"] > 0
+        assert "put" not in rows and "delete" not in rows
+        assert sorted(driver.list_objects(prefix)) == keys         # nothing deleted, nothing added
+    finally:
+        for key in keys:
+            driver.delete(key)
+
+
+@ceph
+def test_existing_with_nothing_there_or_writes_is_refused(lab, tmp_path):
+    config = native_config(lab, tmp_path)
+    r = bench("s3", "--workload-config", config, "--existing", "nothing-here-at-all/", "--op", "get", "--duration", "1s",
+              "--procs", 1)
+    assert r.returncode == 1 and "no object under 'nothing-here-at-all/'" in r.stderr.strip().splitlines()[-1]
+    r = bench("s3", "--workload-config", config, "--existing", "x/", "--op", "put", "--duration", "1s")
+    assert r.returncode == 2 and "reads only" in r.stderr
+
+
+@pytest.mark.parametrize("driver, args, message", [
+    ("native", ["--op", "get", "--size", "4k", "--range-size", "8k"], "must not exceed the smallest object"),
+    ("native", ["--op", "put", "--range-size", "1k"], "needs GETs in the mix"),
+    ("boto3", ["--op", "get", "--range-size", "1k"], "needs --driver native"),
+    ("boto3", ["--op", "get", "--existing", "p/"], "needs --driver native"),
+])
+def test_range_and_existing_options_are_checked_before_the_run(tmp_path, driver, args, message):
+    config = tmp_path / "s3.yaml"
+    config.write_text(yaml.safe_dump({"endpoint": "http://127.0.0.1:9", "access_key": "a", "secret_key": "s",
+                                      "bucket": "b", "driver": driver}))
+    r = bench("s3", "--workload-config", config, *args, "--duration", "1s")
+    assert r.returncode == 2 and message in r.stderr, r.stderr

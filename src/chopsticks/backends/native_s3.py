@@ -12,8 +12,12 @@ code, the HTTP status, the socket errno or the TLS failure (native_driver.failur
 from __future__ import annotations
 
 import time
+from array import array
 from dataclasses import dataclass
 from typing import ClassVar
+from urllib.parse import quote
+
+import numpy as np
 
 from chopsticks.backends.s3 import S3Target
 from chopsticks.drivers.s3.native_driver import NativeDriver, canonical_query, failure_name, s3_loop
@@ -23,7 +27,12 @@ from chopsticks.errors import ChopsticksError
 
 @dataclass(frozen=True)
 class NativeS3Target(S3Target):
+    range_size: int = 0                 # GETs read this many bytes at a random offset (0: whole objects)
+    existing: str | None = None         # GET/HEAD the objects already under this prefix, nothing else
     derived_ops: ClassVar[tuple[str, ...]] = ("get.ttfb", "reconnect", "tls_handshake")
+
+    def needs_prefill(self) -> bool:
+        return self.existing is None and super().needs_prefill()
 
     @property
     def op_names(self) -> tuple[str, ...]:
@@ -49,7 +58,10 @@ class NativeS3Session:
         self.load = s3_loop().S3Load(
             self.client, base=driver.path(prefix), bucket_path=driver.path(None),
             list_query=canonical_query({"list-type": "2", "max-keys": "1000", "prefix": prefix}),
-            size_min=target.size_min, size_max=target.size_max, seed=plan.seed * 7919 + index)
+            size_min=target.size_min, size_max=target.size_max, seed=plan.seed * 7919 + index,
+            range_size=target.range_size)
+        if target.existing is not None:
+            self.load.use_existing(*existing_keys(target))
         if target.needs_prefill():
             self.load.prefill(target.objects)
         self.mix = [(self.target.op_names.index(op), weight) for op, weight in target.mix]
@@ -58,6 +70,26 @@ class NativeS3Session:
         return self.load.run(hist, ts, errors, stop, {**spec, "mix": self.mix})
 
     def close(self) -> None:
-        if self.target.cleanup:
+        if self.target.cleanup and self.target.existing is None:
             self.load.cleanup()
         self.client.close()
+
+
+def existing_keys(target: NativeS3Target) -> tuple[bytes, np.ndarray]:
+    """Every key under target.existing, listed now, URI-encoded end to end in one bytes (plus 8
+    bytes a key: where it ends), so that millions of keys cost little more than their names."""
+    driver = NativeDriver(target.config.as_driver_dict())
+    keys, ends = bytearray(), array("Q")
+    try:
+        for page in driver.key_pages(target.existing):
+            for key in page:
+                keys += quote(key, safe="/~").encode()
+                ends.append(len(keys))
+    finally:
+        driver.close()
+    where = f"under {target.existing!r} in bucket {target.config.bucket!r}"
+    if driver.last_error is not None:
+        raise ChopsticksError(f"cannot list the objects {where}: {driver.last_error.kind}: {driver.last_error.message}")
+    if not ends:
+        raise ChopsticksError(f"no object {where} (--existing)")
+    return bytes(keys), np.frombuffer(ends, dtype=np.uint64)

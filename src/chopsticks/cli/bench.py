@@ -150,6 +150,8 @@ def s3(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=4096, help="Client threads per worker, each with its own driver (native: connections per worker).")] = 8,
     objects: Annotated[int, typer.Option("--objects", min=1, help="Objects each thread uploads before the start, for get/head/delete.")] = 50,
     cleanup: Annotated[bool, typer.Option("--cleanup/--no-cleanup", help="Delete the objects the run created.")] = True,
+    range_size: Annotated[Optional[str], typer.Option("--range-size", help="Native: GETs read this many bytes at a random offset of each object, not the whole object (as warp --range).")] = None,
+    existing: Annotated[Optional[str], typer.Option("--existing", help="Native: GET/HEAD the objects already under this key prefix (listed once per worker before the start); nothing is uploaded or deleted.")] = None,
     procs: Procs = None, duration: Duration = None, io_total: IoTotal = None, ramp: Ramp = 0, seed: Seed = 1,
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
     prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
@@ -170,9 +172,28 @@ def s3(
     if driver:
         config = dataclasses.replace(config, driver=driver)
     opts = opts.with_results(prometheus or config.metrics.address, results_dir, no_save)
-    target_class = NativeS3Target if config.driver == "native" else S3Target
-    target = target_class(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup)
+    if config.driver == "native":
+        target = NativeS3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup,
+                                **_native_s3_options(ops, lo, range_size, existing))
+    elif range_size or existing is not None:
+        raise typer.BadParameter("needs --driver native", param_hint="--range-size" if range_size else "--existing")
+    else:
+        target = S3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup)
     common.execute(opts.plan(target), opts.with_cluster(cluster, hosts, wait_hosts))
+
+
+def _native_s3_options(ops: tuple[tuple[str, int], ...], size_min: int, range_size: Optional[str],
+                       existing: Optional[str]) -> dict:
+    """--range-size and --existing, checked against the mix and the object size."""
+    names = {name for name, _ in ops}
+    if existing is not None and not names <= {"get", "head"}:
+        raise typer.BadParameter("reads only: --op get, head, or a mix of them", param_hint="--existing")
+    size = size_option(range_size, "--range-size") if range_size else 0
+    if range_size and "get" not in names:
+        raise typer.BadParameter("needs GETs in the mix", param_hint="--range-size")
+    if size and existing is None and size > size_min:
+        raise typer.BadParameter(f"must not exceed the smallest object (--size), {size_min} bytes", param_hint="--range-size")
+    return {"range_size": size, "existing": existing}
 
 
 RADOS_OP_CHOICES = ("write", "read", "stat", "delete", "mixed")

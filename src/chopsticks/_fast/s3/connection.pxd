@@ -44,6 +44,7 @@ cdef struct Conn:
     size_t req_len
     const char *body
     size_t body_len
+    size_t body_cycle            # a body longer than this repeats body[0:body_cycle] (0: it does not)
     size_t sent
     bint coalesced               # TLS: the body was copied after the head in req
     # the reply

@@ -172,13 +172,24 @@ cdef Step on_readable(Endpoint *ep, Conn *c) noexcept nogil:
             return PENDING           # (TLS reads on until the SSL object has to wait)
 
 
+cdef inline const char *body_at(Conn *c, size_t offset, size_t *n) noexcept nogil:
+    """Where the body's bytes from offset are, and how many of them follow there: a body longer
+    than its buffer (a large object) is the buffer over and over."""
+    cdef size_t at = offset % c.body_cycle if c.body_cycle else offset
+    n[0] = c.body_len - offset
+    if c.body_cycle and n[0] > c.body_cycle - at:
+        n[0] = c.body_cycle - at
+    return c.body + at
+
+
 cdef Step send_some(Endpoint *ep, Conn *c) noexcept nogil:
     """Send what is left of the request; then wait for the reply."""
     cdef iovec iov[2]
     cdef msghdr msg
     cdef ssize_t r
     cdef int code
-    cdef size_t total = c.req_len + c.body_len
+    cdef size_t total = c.req_len + c.body_len, n
+    cdef const char *part
     while c.sent < total:
         if c.ssl != NULL:
             if c.sent == 0 and 0 < c.body_len <= REQ_BYTES - c.req_len:
@@ -191,7 +202,8 @@ cdef Step send_some(Endpoint *ep, Conn *c) noexcept nogil:
             elif c.sent < c.req_len:
                 r = tls_write(&ep.tls, c, c.req + c.sent, c.req_len - c.sent, &code)
             else:
-                r = tls_write(&ep.tls, c, c.body + (c.sent - c.req_len), total - c.sent, &code)
+                part = body_at(c, c.sent - c.req_len, &n)
+                r = tls_write(&ep.tls, c, part, n, &code)
             if r < 0:
                 if code:
                     return fail(c, code)
@@ -203,12 +215,12 @@ cdef Step send_some(Endpoint *ep, Conn *c) noexcept nogil:
         if c.sent < c.req_len:
             iov[0].iov_base = c.req + c.sent
             iov[0].iov_len = c.req_len - c.sent
-            iov[1].iov_base = <void *>c.body
-            iov[1].iov_len = c.body_len
+            iov[1].iov_base = <void *>body_at(c, 0, &n)
+            iov[1].iov_len = n
             msg.msg_iovlen = 2 if c.body_len else 1
         else:
-            iov[0].iov_base = <void *>(c.body + (c.sent - c.req_len))
-            iov[0].iov_len = total - c.sent
+            iov[0].iov_base = <void *>body_at(c, c.sent - c.req_len, &n)
+            iov[0].iov_len = n
             msg.msg_iovlen = 1
         r = sendmsg(c.fd, &msg, MSG_NOSIGNAL)
         if r < 0:
@@ -313,6 +325,7 @@ cdef int prepare(Endpoint *ep, Conn *c, Req *r) noexcept nogil:
     c.req_len = head.len
     c.body = r.body
     c.body_len = r.body_len
+    c.body_cycle = 0
     return 0
 
 

@@ -6,6 +6,8 @@ cdef enum:
     PATH_BYTES = 1280            # an object's path: base + serial
     SERIAL_DIGITS = 12
     SCAN_NS = 100000000          # how often the load looks for stalled and timed-out requests
+    PAYLOAD_MAX = 16777216       # the random payload buffer; larger objects repeat it
+    RANGE_HEADER_BYTES = 64
     # In the measured run, after an operation whose connect failed (refused, unreachable, timed
     # out), its connection waits before its next one: BACKOFF_MIN_NS, doubling with each failure in a row up to
     # BACKOFF_MAX_NS; a connect that succeeds resets it.
@@ -42,6 +44,7 @@ cdef struct Slot:                # one connection's share of the load
     size_t cap_keys
     char *path
     size_t path_len
+    char range_header[RANGE_HEADER_BYTES]   # "range:bytes=FIRST-LAST\n" of a ranged GET
 
 cdef struct Load:
     Endpoint *ep
@@ -53,6 +56,11 @@ cdef struct Load:
     uint64_t size_min
     uint64_t size_span           # sizes are drawn from [size_min, size_min + size_span]
     const char *payload
+    size_t payload_len
+    uint64_t range_size          # GETs read this many bytes at a random offset (0: whole objects)
+    const char *existing         # the URI-encoded keys of an existing data set, end to end
+    const uint64_t *existing_ends  # where each of them ends in existing
+    uint64_t n_existing          # 0: the load's own objects
     const char *base             # "/bucket/prefix", URI-encoded: object paths are base + serial
     size_t base_len
     const char *bucket_path
@@ -76,5 +84,6 @@ cdef class S3Load:
     cdef Load load
     cdef char *payload
     cdef int64_t no_stop
-    cdef bytes _base, _bucket_path, _list_query
+    cdef bytes _base, _bucket_path, _list_query, _existing
+    cdef object _existing_ends
     cdef int _begin(self, list mix, uint64_t budget, uint64_t deadline_ns, int64_t *stop) except -1

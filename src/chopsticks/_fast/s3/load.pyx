@@ -27,6 +27,32 @@ cdef void object_path(Load *L, Slot *s) noexcept nogil:
     s.path_len = b.len
 
 
+cdef void existing_path(Load *L, Slot *s) noexcept nogil:
+    """The path of a random key of the existing data set."""
+    cdef uint64_t i = splitmix64(&L.rng) % L.n_existing
+    cdef uint64_t start = L.existing_ends[i - 1] if i else 0
+    cdef Buf b = buf_of(s.path, PATH_BYTES)
+    put(&b, L.bucket_path, L.bucket_path_len)
+    put(&b, b"/", 1)
+    put(&b, L.existing + start, L.existing_ends[i] - start)
+    s.path_len = b.len
+
+
+cdef void range_header(Load *L, Slot *s, Req *r) noexcept nogil:
+    """A signed Range header for range_size bytes at a random offset of an object of at least
+    size_min bytes (of an existing object: from its start)."""
+    cdef uint64_t first = 0
+    cdef Buf b = buf_of(s.range_header, RANGE_HEADER_BYTES)
+    if not L.n_existing and L.size_min > L.range_size:
+        first = splitmix64(&L.rng) % (L.size_min - L.range_size + 1)
+    put_str(&b, b"range:bytes=")
+    put_uint(&b, first, 1)
+    put(&b, b"-", 1)
+    put_uint(&b, first + L.range_size - 1, 1)
+    put(&b, b"\n", 1)
+    r.headers, r.headers_len = s.range_header, b.len
+
+
 cdef void keep_key(Slot *s, uint64_t key) noexcept nogil:
     """Remember an object this connection wrote (the array doubles when full: a few
     reallocations per run, none per operation)."""
@@ -47,7 +73,9 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
     cdef Slot *s = &L.slots[c.index]
     cdef Req r
     cdef int op = pick_op(L)
-    if (op == OP_GET or op == OP_HEAD or op == OP_DELETE) and s.nkeys == 0:
+    if L.n_existing and op != OP_GET and op != OP_HEAD:
+        return RETIRE                    # an existing data set is only ever read
+    if (op == OP_GET or op == OP_HEAD or op == OP_DELETE) and s.nkeys == 0 and not L.n_existing:
         if L.delete_only:
             return RETIRE
         op = OP_PUT
@@ -56,6 +84,9 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
     if op == OP_LIST:
         r.path, r.path_len = L.bucket_path, L.bucket_path_len
         r.query, r.query_len = L.list_query, L.list_query_len
+    elif L.n_existing:
+        existing_path(L, s)              # GET or HEAD (the Python layer allows no other op)
+        r.path, r.path_len = s.path, s.path_len
     else:
         if op == OP_PUT:
             L.serial += 1
@@ -67,6 +98,8 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
             s.key = s.keys[s.key_index]
         object_path(L, s)
         r.path, r.path_len = s.path, s.path_len
+    if op == OP_GET and L.range_size:
+        range_header(L, s, &r)
     s.op = op
     s.stalled = 0
     c.reply.no_body = op == OP_HEAD
@@ -77,6 +110,7 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
         conn_reset(c)
         c.submit_ns = now
         return fail(c, L.ep.other_code)
+    c.body_cycle = L.payload_len
     return start(L.ep, c, now)
 
 
@@ -239,11 +273,13 @@ cdef int run_load(Load *L) noexcept nogil:
 
 cdef class S3Load:
     """The load of one worker on a client's connections: objects named base + serial, a mix of
-    operations, sizes drawn from a range, payloads from one preallocated random buffer. Each
-    connection keeps its own objects, so no operation races another for a key."""
+    operations, sizes drawn from a range, payloads from one preallocated random buffer (of at most
+    PAYLOAD_MAX bytes: a larger object repeats it). Each connection keeps its own objects, so no
+    operation races another for a key. range_size: GETs read that many bytes at a random offset."""
 
     def __init__(self, S3Client client not None, *, bytes base, bytes bucket_path, bytes list_query,
-                 uint64_t size_min, uint64_t size_max, uint64_t seed):
+                 uint64_t size_min, uint64_t size_max, uint64_t seed, uint64_t range_size=0):
+        cdef uint64_t payload_len = size_max if size_max < PAYLOAD_MAX or client.ep.payload_sha256 else PAYLOAD_MAX
         cdef Load *L = &self.load
         cdef int i
         if len(base) + SERIAL_DIGITS > PATH_BYTES:
@@ -257,10 +293,11 @@ cdef class S3Load:
             L.slots[i].path = <char *>malloc(PATH_BYTES)
             if L.slots[i].path == NULL:
                 raise MemoryError()
-        self.payload = alloc_aligned(size_max)
+        self.payload = alloc_aligned(payload_len)     # (a signed payload hash needs the whole body)
         if self.payload == NULL:
-            raise MemoryError(size_max)
-        fill(self.payload, size_max, PATTERN_RANDOM, 0, seed)
+            raise MemoryError(payload_len)
+        fill(self.payload, payload_len, PATTERN_RANDOM, 0, seed)
+        L.payload_len, L.range_size = payload_len, range_size
         self._base, self._bucket_path, self._list_query = base, bucket_path, list_query
         L.payload, L.size_min, L.size_span, L.rng = self.payload, size_min, size_max - size_min, seed
         L.base, L.base_len = self._base, len(base)
@@ -287,6 +324,18 @@ cdef class S3Load:
             L.slots[i].waiting = 0
         L.rec = NULL
         return 0
+
+    def use_existing(self, bytes keys, cnp.uint64_t[::1] ends not None):
+        """GET and HEAD the keys of an existing data set instead of the load's own objects: keys
+        holds them URI-encoded end to end, ends[i] where key i ends."""
+        cdef Py_ssize_t i
+        for i in range(ends.shape[0]):
+            if self.load.bucket_path_len + 1 + ends[i] - (ends[i - 1] if i else 0) > PATH_BYTES:
+                raise ValueError(f"key {i} is longer than {PATH_BYTES - self.load.bucket_path_len - 1} bytes")
+        self._existing, self._existing_ends = keys, ends
+        self.load.existing = self._existing
+        self.load.existing_ends = &ends[0] if ends.shape[0] else NULL
+        self.load.n_existing = ends.shape[0]
 
     def prefill(self, uint64_t objects):
         """objects PUTs per connection, not recorded (as for the Python drivers, a failed one is

@@ -127,20 +127,26 @@ class NativeDriver(BaseS3Driver):
 
     def list_objects(self, prefix: str = "", max_keys: int = 1000) -> list[str]:
         """ListObjectsV2, following continuation tokens until max_keys keys or the last page."""
-        keys: list[str] = []
-        params = {"list-type": "2", "prefix": prefix}
-        while len(keys) < max_keys:
-            params["max-keys"] = str(min(1000, max_keys - len(keys)))
+        keys = [key for page in self.key_pages(prefix, max_keys) for key in page]
+        return [] if self.last_error is not None else keys
+
+    def key_pages(self, prefix: str, max_keys: int | None = None):
+        """The keys under prefix, a page (up to 1,000) at a time, up to max_keys (None: all); a
+        failed page ends them, with last_error set."""
+        params, listed = {"list-type": "2", "prefix": prefix}, 0
+        while max_keys is None or listed < max_keys:
+            params["max-keys"] = str(1000 if max_keys is None else min(1000, max_keys - listed))
             reply = self._call("list_objects", "GET", None, params)
             if reply is None:
-                return []
+                return
             root = ElementTree.fromstring(reply[1])
-            keys += [k.text or "" for k in root.iterfind("{*}Contents/{*}Key")]
+            page = [k.text or "" for k in root.iterfind("{*}Contents/{*}Key")]
+            listed += len(page)
+            yield page
             token = root.findtext("{*}NextContinuationToken")
             if root.findtext("{*}IsTruncated") != "true" or not token:
-                break
+                return
             params["continuation-token"] = token
-        return keys
 
     def head_object(self, key: str) -> dict[str, Any] | None:
         reply = self._call("head_object", "HEAD", key)
