@@ -197,7 +197,12 @@ def test_rbd_scenario_ships_the_conf_and_keyring_to_the_hosts(lab, two_hosts, tm
     assert doc["settings"]["target"]["workload_config"]["conf"] == str(lab.conf)   # the client's paths, not the hosts'
 
 
-def test_lost_host_gives_a_partial_result_naming_it(scheduler, tmp_path):
+def test_lost_host_gives_a_partial_result_naming_it(tmp_path):
+    with dask_scheduler() as scheduler:         # its own: the module's has other hosts connected
+        check_lost_host(scheduler, tmp_path)
+
+
+def check_lost_host(scheduler: str, tmp_path) -> None:
     workers = [start_worker(scheduler, name) for name in ("keep", "lose")]
     try:
         wait_connected(scheduler, 2)
