@@ -31,12 +31,14 @@ def test_mark_down_and_noout_show_at_their_second_and_in_the_health_column(lab, 
     try:
         wait_for_progress(proc)
         time.sleep(1.5)
-        marked_at = time.time()
+        marked = time.time()
         r = run_cli("lab", "fault", "mark-down", "osd.0", "--dir", lab.dir)
+        marked = (marked, time.time())          # the command ran somewhere in there
         assert r.exit_code == 0 and "marked osd.0 down" in r.stdout, r.stderr
         time.sleep(3)
-        noout_at = time.time()
+        noout = time.time()
         ceph(lab, "osd", "set", "noout")
+        noout = (noout, time.time())
         _, err = proc.communicate(timeout=120)
     finally:
         ceph(lab, "osd", "unset", "noout")
@@ -47,14 +49,14 @@ def test_mark_down_and_noout_show_at_their_second_and_in_the_health_column(lab, 
     doc = load_json(tmp_path / "r.json")
     down = events_matching(doc, "osd.0 down")
     assert down, doc["cluster_events"]
-    assert run_second(doc, marked_at) - 1.5 <= down[0]["second"] <= run_second(doc, marked_at) + 2.5
-    noout = events_matching(doc, "noout flag(s) set")
-    assert noout, doc["cluster_events"]
-    assert run_second(doc, noout_at) - 1.5 <= noout[0]["second"] <= run_second(doc, noout_at) + 2.5
+    assert run_second(doc, marked[0]) - 1 <= down[0]["second"] <= run_second(doc, marked[1]) + 2
+    noout_set = events_matching(doc, "noout flag(s) set")
+    assert noout_set, doc["cluster_events"]
+    assert run_second(doc, noout[0]) - 1 <= noout_set[0]["second"] <= run_second(doc, noout[1]) + 2
     assert "event: " in err and "noout" in err                 # shown as it happened, not only at the end
     health = {int(row["second"]): row["health"] for row in csv.DictReader(open(tmp_path / "ts.csv"))}
     assert health[0] == "HEALTH_OK"
-    assert health[noout[0]["second"]] == "HEALTH_WARN"
+    assert health[noout_set[0]["second"]] == "HEALTH_WARN"
     assert doc["summary"][-1]["ops"] > 0
 
 
@@ -75,12 +77,13 @@ def test_silent_monitors_leave_the_load_running_and_the_watch_blind(lab, tmp_pat
     assert proc.returncode == 0, err
     doc = load_json(tmp_path / "r.json")
     blind = events_matching(doc, "cluster watch blind")
-    assert blind and run_second(doc, paused_at) + 2 <= blind[0]["second"] <= run_second(doc, paused_at) + 6
-    assert events_matching(doc, "sees again")
+    assert blind and run_second(doc, paused_at) + 2 <= blind[0]["second"] <= run_second(doc, paused_at) + 7
+    seen = events_matching(doc, "sees again")
+    assert seen and seen[0]["second"] > blind[0]["second"]
     assert doc["cluster_watch_blind_s"] >= 4
-    # the load went on while the monitors were silent: ops completed in every second of the pause
-    ops = {row["second"]: row["iops"] for row in doc["timeseries"] if row["op"] == "write"}
-    first = int(run_second(doc, paused_at)) + 1
-    assert all(ops[s] > 0 for s in range(first, first + 5)), ops
+    silent = range(blind[0]["second"] - 2, seen[0]["second"])     # the monitors were paused
     answered = {s["second"] for s in doc["cluster_seconds"]}
-    assert not answered & set(range(first + 1, first + 5))      # no answer came while it was paused
+    assert not answered & set(silent[1:])
+    # the load went on while the monitors were silent: ops completed in every one of those seconds
+    ops = {row["second"]: row["iops"] for row in doc["timeseries"] if row["op"] == "write"}
+    assert all(ops[s] > 0 for s in silent), ops
