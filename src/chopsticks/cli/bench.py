@@ -157,6 +157,8 @@ def s3(
     prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
     cluster: common.Cluster = None, hosts: common.Hosts = None, wait_hosts: common.WaitHosts = "60s",
     progress: ProgressMode = "auto",
+    ceph_conf: Annotated[Optional[str], typer.Option("--ceph-conf", help="ceph.conf (and its keyring) of the cluster behind the gateway: its events on the run's timeline (see --watch-cluster).")] = None,
+    watch_cluster: common.WatchCluster = None,
 ) -> None:
     """S3 (RGW) throughput and latency: Python-driver threads, or the compiled client (--driver native), in pinned worker processes."""
     import dataclasses
@@ -179,7 +181,10 @@ def s3(
         raise typer.BadParameter("needs --driver native", param_hint="--range-size" if range_size else "--existing")
     else:
         target = S3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup)
-    common.execute(opts.plan(target), opts.with_cluster(cluster, hosts, wait_hosts))
+    if watch_cluster and not ceph_conf:
+        raise typer.BadParameter("needs --ceph-conf (the cluster behind the gateway)", param_hint="--watch-cluster")
+    watch = common.cluster_watch(watch_cluster, ceph_conf, "", "admin") if ceph_conf else None
+    common.execute(opts.plan(target), opts.with_cluster(cluster, hosts, wait_hosts), watch)
 
 
 def _native_s3_options(ops: tuple[tuple[str, int], ...], size_min: int, range_size: Optional[str],
