@@ -102,6 +102,7 @@ def restart(info: LabInfo, name: str) -> tuple[LabInfo, int]:
         osd_id = int(name.split(".")[1])
         _wait(lambda: _up_since(info, osd_id) > epoch, START_TIMEOUT_S, f"{name} to be up in the osdmap again")
         _wait(lambda: _pgs_not_active(info) == 0, START_TIMEOUT_S, f"the PGs of {name} to be active again")
+        _ceph(info, "config", "rm", name, "osd_fast_shutdown")      # as the lab had it (a fast `lab down`)
     elif name.startswith("mon."):
         _wait(lambda: _ceph(info, "health", check=False).returncode == 0, START_TIMEOUT_S, f"{name} to answer")
     return info, new_pid
