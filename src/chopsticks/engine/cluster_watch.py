@@ -103,8 +103,8 @@ def osd_events(since_epoch: int, before: dict[int, tuple[bool, bool]], dump: dic
 
 
 class ClusterWatch:
-    """Engine observer (waiting/started/tick/finish); `events_since(second)` and `seconds` are
-    safe to read from the main thread while the run goes."""
+    """Engine observer (started/tick/finish). New events reach `on_event(second, text)` from
+    tick(), on the main thread; the results (report(), figures_by_second()) once it finished."""
 
     def __init__(self, conf: str, keyring: str = "", client_id: str = "admin", on_event=None):
         self.conf, self.keyring, self.client_id, self.on_event = conf, keyring, client_id, on_event
@@ -143,13 +143,11 @@ class ClusterWatch:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=1.0)      # a hung monitor command is left to its daemon thread
+        with self._lock:
+            if self._blind_since is not None:   # still blind at the end
+                self.blind_s += (time.monotonic_ns() - self._last_answer_ns) / 1e9
 
     # --- results ---------------------------------------------------------------------------
-    def events_since(self, second: int) -> list[dict]:
-        """Events at `second` or later."""
-        with self._lock:
-            return [e for e in self.events if e["second"] >= second]
-
     def report(self) -> dict:
         """For the result JSON: the events and every answered second's figures."""
         with self._lock:
