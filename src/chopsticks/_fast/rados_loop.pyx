@@ -18,21 +18,7 @@ from chopsticks._fast.histogram cimport record_error, record_stall, now_ns, NBUC
 from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, unsubmit, wait_ns,
                                      record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)
 from chopsticks._fast.payload cimport alloc_aligned, fill, stamp, splitmix64, PATTERN_RANDOM
-
-cdef extern from "<sys/eventfd.h>" nogil:
-    int eventfd(unsigned int initval, int flags)
-    enum: EFD_CLOEXEC
-
-cdef extern from "<poll.h>" nogil:
-    struct pollfd:
-        int fd
-        short events
-        short revents
-    struct timespec:
-        long tv_sec
-        long tv_nsec
-    int ppoll(pollfd *fds, unsigned long nfds, const timespec *timeout, const void *sigmask)
-    enum: POLLIN
+from chopsticks._fast.events cimport eventfd, EFD_CLOEXEC, pollfd, ppoll, POLLIN, timespec
 
 cdef extern from *:
     """

@@ -17,21 +17,7 @@ from chopsticks._fast.histogram cimport ERR_VERIFY
 from chopsticks._fast.payload cimport alloc_aligned, fill, stamp, SEQ_WORKER_SHIFT
 from chopsticks._fast.iogen cimport IoGen, init_iogen, next_io, OP_READ, OP_WRITE, RW_VERIFY
 from chopsticks._fast.verify cimport Verifier, init_verifier, free_verifier, wrote, expected, verify_read, verify_report
-
-cdef extern from "<sys/eventfd.h>" nogil:
-    int eventfd(unsigned int initval, int flags)
-    enum: EFD_CLOEXEC
-
-cdef extern from "<poll.h>" nogil:
-    struct pollfd:
-        int fd
-        short events
-        short revents
-    struct timespec:
-        long tv_sec
-        long tv_nsec
-    int ppoll(pollfd *fds, unsigned long nfds, const timespec *timeout, const void *sigmask)
-    enum: POLLIN
+from chopsticks._fast.events cimport eventfd, EFD_CLOEXEC, pollfd, ppoll, POLLIN, timespec
 
 
 class RbdError(Exception):
