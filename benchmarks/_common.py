@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import statistics
 import subprocess
@@ -38,6 +39,13 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, cpus: str | 
         raise ToolFailed(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return proc.stdout, wall, cpu
+
+
+def ceph_env(args) -> dict[str, str]:
+    """Environment that points the Ceph CLIs and fio's rbd engine at args.conf as client args.id
+    (with args.keyring when given)."""
+    ceph_args = f"--id {args.id}" + (f" --keyring {args.keyring}" if args.keyring else "")
+    return {**os.environ, "CEPH_CONF": args.conf, "CEPH_ARGS": ceph_args}
 
 
 def record(tool: str, ops: int, iops: float, p50_us: float, p99_us: float, wall: float, cpu: float, **extra) -> dict:

@@ -12,12 +12,11 @@ with -t = iodepth × procs; fio runs `numjobs` = procs, each over its own `--obj
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 
-from _common import (ToolFailed, alternate, median, of_tool, ratio_text, ratios, record, run_chopsticks, run_fio,
-                     run_measured, save_json, table)
+from _common import (ToolFailed, alternate, ceph_env, median, of_tool, ratio_text, ratios, record, run_chopsticks,
+                     run_fio, run_measured, save_json, table)
 from chopsticks.lab import find_running
 from chopsticks.units import parse_size
 
@@ -56,12 +55,6 @@ def resolve_target(args) -> None:
                      "(chopsticks lab up --dir DIR, then --lab-dir DIR)")
         args.conf, args.keyring = str(lab.conf), args.keyring or str(lab.keyring)
         print(f"using the lab in {lab.dir}")
-
-
-def ceph_env(args) -> dict[str, str]:
-    """Environment that points the rados CLI and fio's rados engine at the cluster."""
-    ceph_args = f"--id {args.id}" + (f" --keyring {args.keyring}" if args.keyring else "")
-    return {**os.environ, "CEPH_CONF": args.conf, "CEPH_ARGS": ceph_args}
 
 
 def chopsticks_args(args, *extra: str) -> list[str]:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import sys
 
-from _common import (ToolFailed, alternate, median, of_tool, ratio_text, ratios, record, run_chopsticks, run_fio,
-                     run_measured, save_json, table)
+from _common import (ToolFailed, alternate, ceph_env, median, of_tool, ratio_text, ratios, record, run_chopsticks,
+                     run_fio, run_measured, save_json, table)
 from chopsticks.lab import find_running
 from chopsticks.units import parse_size
 
@@ -66,12 +65,6 @@ def resolve_target(args) -> None:
         args.pool, args.image = args.pool or lab.pool, args.image or lab.image
         print(f"using the lab in {lab.dir}")
     args.pool, args.image = args.pool or "rbd", args.image or "test"
-
-
-def ceph_env(args) -> dict[str, str]:
-    """Environment that points fio's rbd engine and the rbd CLI at the cluster."""
-    ceph_args = f"--id {args.id}" + (f" --keyring {args.keyring}" if args.keyring else "")
-    return {**os.environ, "CEPH_CONF": args.conf, "CEPH_ARGS": ceph_args}
 
 
 def fio_rbd(args, **options) -> dict:
