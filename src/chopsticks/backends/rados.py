@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from chopsticks.backends.block import errno_name
+from chopsticks.ceph import connect_failure
 from chopsticks.errors import ChopsticksError
 from chopsticks.extensions import compiled
 
@@ -64,10 +65,9 @@ class RadosTarget:
             raise ChopsticksError(self._explain(e)) from None
 
     def _explain(self, e) -> str:
-        if e.step == "connect" and e.errno in (errno.ETIMEDOUT, errno.ENOENT, errno.ECONNREFUSED):
-            return f"cannot reach the Ceph cluster of {self.conf} within {self.connect_timeout_s}s ({e}); is it running? (`chopsticks lab up` starts one)"
-        if e.step == "connect" and e.errno in (errno.EACCES, errno.EPERM, errno.EINVAL):
-            return f"the cluster refused client.{self.client_id}: check --id and --keyring ({e})"
+        failure = connect_failure(e.errno, e.step, self.conf, self.connect_timeout_s, self.client_id, str(e))
+        if failure:
+            return failure
         if e.step == "pool" and e.errno == errno.ENOENT:
             return f"pool '{self.pool}' does not exist (ceph osd pool create {self.pool}, or pass --create-pool)"
         return str(e)

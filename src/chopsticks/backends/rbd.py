@@ -5,6 +5,7 @@ import errno
 from dataclasses import dataclass, field
 
 from chopsticks.backends.block import BlockIo, BlockTarget, verify_text
+from chopsticks.ceph import connect_failure
 from chopsticks.errors import ChopsticksError
 from chopsticks.extensions import compiled
 
@@ -40,10 +41,9 @@ class RbdTarget(BlockTarget):
             raise ChopsticksError(self._explain(e, image)) from None
 
     def _explain(self, e, image: str) -> str:
-        if e.step == "connect" and e.errno in (errno.ETIMEDOUT, errno.ENOENT, errno.ECONNREFUSED):
-            return f"cannot reach the Ceph cluster of {self.conf} within {self.connect_timeout_s}s ({e}); is it running? (`chopsticks lab up` starts one)"
-        if e.step == "connect" and e.errno in (errno.EACCES, errno.EPERM, errno.EINVAL):
-            return f"the cluster refused client.{self.client_id}: check --id and --keyring ({e})"
+        failure = connect_failure(e.errno, e.step, self.conf, self.connect_timeout_s, self.client_id, str(e))
+        if failure:
+            return failure
         if e.step == "pool" and e.errno == errno.ENOENT:
             return f"pool '{self.pool}' does not exist (ceph osd pool create {self.pool} && rbd pool init {self.pool})"
         if e.step == "open" and e.errno == errno.ENOENT:
