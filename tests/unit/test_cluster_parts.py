@@ -9,8 +9,8 @@ from chopsticks.backends.block import BlockIo
 from chopsticks.backends.null import NullTarget
 from chopsticks.backends.rbd import RbdTarget
 from chopsticks.cluster import files, stream
-from chopsticks.cluster.coordinator import _check_versions
-from chopsticks.cluster.outcome import Host, HostResult, StreamedSecond, from_stream, merge, tick_percentiles
+from chopsticks.cluster.hosts import Host, check_versions
+from chopsticks.cluster.outcome import HostResult, StreamedSecond, from_stream, merge, tick_percentiles
 from chopsticks.engine.pool import RunOutcome
 from chopsticks.engine.shm import ERR_CODES, N_PHASES, NBUCKETS, TS_FIELDS, Phase, TsField
 from chopsticks.errors import ChopsticksError
@@ -96,6 +96,6 @@ def test_version_mismatch_names_the_host_and_the_package():
     from chopsticks import __version__
     same = {"chopsticks": __version__, "dask": dask.__version__, "distributed": distributed.__version__,
             "python": platform.python_version()}
-    _check_versions({"tcp://a": same}, {"tcp://a": "a"})
+    check_versions({"tcp://a": same}, {"tcp://a": "a"})
     with pytest.raises(ChopsticksError, match=r"host b \(tcp://b\) runs chopsticks 0\.0\.1, this client"):
-        _check_versions({"tcp://a": same, "tcp://b": {**same, "chopsticks": "0.0.1"}}, {"tcp://a": "a", "tcp://b": "b"})
+        check_versions({"tcp://a": same, "tcp://b": {**same, "chopsticks": "0.0.1"}}, {"tcp://a": "a", "tcp://b": "b"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import os
 import queue
 import signal
@@ -15,16 +14,15 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import numpy as np
-
-from chopsticks import __version__
 from chopsticks.cluster import connect, files, stream
 from chopsticks.cluster.host import control_name, run_host
-from chopsticks.cluster.outcome import (CLOCK_WARN_MS, Host, HostResult, StreamedSecond, first_op_spread_ms,
-                                        from_stream, host_entries, merge, tick_percentiles)
-from chopsticks.engine.live import LiveRun, Observers, Tick
+from chopsticks.cluster.hosts import CLOCK_WARN_MS, Host, find_hosts
+from chopsticks.cluster.outcome import (HostResult, StreamedSecond, first_op_spread_ms, from_stream, host_entries,
+                                        merge, tick_percentiles)
+from chopsticks.cluster.progress import StreamMerger
+from chopsticks.engine.live import LiveRun, Observers
 from chopsticks.engine.pool import RunOutcome
-from chopsticks.engine.shm import Header, RunMemory, ShmLayout, TsField, WorkerState
+from chopsticks.engine.shm import Header, RunMemory, ShmLayout, WorkerState
 from chopsticks.errors import ChopsticksError, Interrupted
 from chopsticks.plan import Plan
 
@@ -32,12 +30,9 @@ LOOP_S = 0.05
 BEAT_S = 0.5
 LOST_CHECK_S = 1.0
 START_LEAD_S = 0.5          # the start instant is this far ahead of the moment every host is ready
-TICK_WAIT_S = 2.0           # a second is shown once every running host sent it, or this long after the first did
 HOST_SILENT_S = 10.0        # a running host that sent nothing for this long is lost (a cut network:
                             # the scheduler would notice only after its worker-ttl, minutes)
-CLOCK_PROBES = 5
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-COMPARED_PACKAGES = ("python", "dask", "distributed", "msgpack", "cloudpickle")
 
 
 @dataclass(frozen=True)
@@ -54,13 +49,12 @@ class ClusterOutcome:
     merged: RunOutcome              # the whole cluster: every host's workers side by side
     hosts: list[HostResult]
     first_op_spread_ms: float | None
+    client_cpu_pct: float = float("nan")  # this client's CPU while the hosts ran (stream merge, progress)
 
     @property
     def host_entries(self) -> list[dict]:
         """The JSON's `hosts` (cluster/outcome.py documents the keys)."""
         return host_entries(self.hosts)
-
-    client_cpu_pct: float = float("nan")  # this client's CPU while the hosts ran (stream merge, progress)
 
     def document(self) -> dict:
         """What a cluster run adds to the JSON: `hosts`, `first_op_spread_ms` (how far apart the
@@ -73,104 +67,13 @@ class ClusterOutcome:
         return [(r.host.name, r.outcome) for r in self.hosts]
 
 
-def _host_facts() -> dict:
-    """Run on each host (Client.run, a quick call): what must match the client, and its CPUs."""
-    import platform
-    import socket
-
-    import dask
-    import distributed
-
-    from chopsticks import __version__ as version
-    from chopsticks.cluster.host import host_cpus
-
-    return {"chopsticks": version, "dask": dask.__version__, "distributed": distributed.__version__,
-            "python": platform.python_version(), "cpus": len(host_cpus()), "hostname": socket.gethostname()}
-
-
-def _wall_clock() -> float:
-    return time.time()
-
-
-def _wait_for_hosts(client, request: ClusterRequest, address: str) -> list[str]:
-    """Addresses of the hosts to use, once enough are connected (one-line error otherwise)."""
-    wanted = request.hosts or 1
-    deadline = time.monotonic() + request.wait_hosts_s
-    while True:
-        workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
-        if len(workers) >= wanted:
-            return workers[:request.hosts] if request.hosts else workers
-        if time.monotonic() > deadline:
-            raise ChopsticksError(f"only {len(workers)} of {wanted} host(s) connected to {address} within "
-                                  f"{request.wait_hosts_s:g}s (start `chopsticks worker {address}` on each host)")
-        time.sleep(0.1)
-
-
-def _check_versions(facts: dict[str, dict], names: dict[str, str]) -> None:
-    import platform
-
-    import dask
-    import distributed
-
-    mine = {"chopsticks": __version__, "dask": dask.__version__, "distributed": distributed.__version__,
-            "python": platform.python_version()}
-    for address, theirs in facts.items():
-        for package, version in mine.items():
-            if theirs.get(package) != version:
-                raise ChopsticksError(f"host {names[address]} ({address}) runs {package} {theirs.get(package)}, "
-                                      f"this client {version}: install the same versions everywhere")
-
-
-def _clock_offsets(client, addresses: list[str]) -> dict[str, tuple[float, float]]:
-    """{address: (offset s, round trip s)}: each host's wall clock minus the client's, from the
-    probe with the shortest round trip."""
-    best: dict[str, tuple[float, float]] = {}
-    for _ in range(CLOCK_PROBES):
-        t0 = time.time()
-        theirs = client.run(_wall_clock, workers=addresses)
-        t1 = time.time()
-        for address, t in theirs.items():
-            rtt = t1 - t0
-            if address not in best or rtt < best[address][1]:
-                best[address] = (t - (t0 + t1) / 2, rtt)
-    return best
-
-
-def _procs_per_host(request: ClusterRequest, cpus: int, n_hosts: int) -> int:
-    if request.procs:
-        return request.procs
-    if request.procs_cap:
-        return max(1, min(cpus, math.ceil(request.procs_cap / n_hosts)))
-    return cpus
-
-
 def run_cluster(plan: Plan, request: ClusterRequest, observers=()) -> ClusterOutcome:
     """Run `plan` on every host of the cluster (`plan.procs` is ignored: see request.procs)."""
     if request.hosts is None and connect.local_hosts(request.address):
         request = dataclasses.replace(request, hosts=connect.local_hosts(request.address))
     with contextlib.ExitStack() as stack:
         client = stack.enter_context(connect.cluster_client(request.address))
-        address = client.scheduler.address
-        addresses = _wait_for_hosts(client, request, address)
-        try:
-            facts = client.run(_host_facts, workers=addresses)
-        except Exception as e:  # noqa: BLE001 - a host without chopsticks, a dead host
-            raise ChopsticksError(f"could not query the hosts: {type(e).__name__}: {e}") from None
-        info = client.scheduler_info(n_workers=-1)["workers"]
-        names = {a: info.get(a, {}).get("name") or facts[a]["hostname"] for a in addresses}
-        names = {a: str(n) for a, n in names.items()}
-        addresses.sort(key=lambda a: (names[a], a))     # host order (worker indexes) follows the names
-        _check_versions(facts, names)
-        clocks = _clock_offsets(client, addresses)
-        hosts, first = [], 0
-        for i, a in enumerate(addresses):
-            procs = _procs_per_host(request, facts[a]["cpus"], len(addresses))
-            hosts.append(Host(i, names[a], a, procs, first, *clocks[a]))
-            first += procs
-        for h in hosts:
-            if abs(h.clock_offset_s) * 1e3 > CLOCK_WARN_MS:
-                print(f"chopsticks: warning: host {h.name}'s clock is {h.clock_offset_s * 1e3:+.1f} ms off this "
-                      f"client's (± {h.rtt_s * 5e2:.1f} ms): synchronise the hosts' clocks (NTP)", file=sys.stderr)
+        hosts = find_hosts(client, request.hosts, request.wait_hosts_s, request.procs, request.procs_cap)
         return _ClusterRun(client, plan, hosts, Observers(observers)).run()
 
 
@@ -193,12 +96,9 @@ class _ClusterRun:
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.ready: set[int] = set()
         self.first_op_at: dict[int, float] = {}
-        self.seconds: list[dict[int, StreamedSecond]] = [{} for _ in hosts]
-        self.shown = 0                      # seconds handed to the observers
-        self.first_seen: dict[int, float] = {}
+        self.merger = StreamMerger(hosts, self.op_names, obs)
         self.heard: dict[int, float] = {}           # host → monotonic time of its last message
         self.streamed_all: set[int] = set()         # hosts whose workers have stopped ("done")
-        self.merged_hist: list[np.ndarray | None] = []
         self.lost: dict[int, tuple[int, str]] = {}     # host → (second, why)
         self.results: dict[int, dict] = {}
         self.signum: int | None = None
@@ -277,8 +177,7 @@ class _ClusterRun:
                 self.first_op_at[host] = msg["at"] - self.hosts[host].clock_offset_s
             elif msg["kind"] == "second" and host not in self.lost:
                 sec = StreamedSecond.decode(msg)
-                self.seconds[host][msg["second"]] = sec
-                self.first_seen.setdefault(msg["second"], time.monotonic())
+                self.merger.add(host, msg["second"], sec)
                 if self.mirror is not None:
                     h = self.hosts[host]
                     self.mirror.errors[h.first_worker] += sec.errors
@@ -367,7 +266,7 @@ class _ClusterRun:
                     self._lose(h.index, f"its run failed: {why}")
                 elif f.status == "finished":
                     self.results[h.index] = f.result()
-            self._show_seconds(final=False)
+            self.merger.show(self._streaming(), final=False)
             if len(self.results) + len(self.lost) == len(self.hosts):
                 break
             if self.force:
@@ -376,12 +275,12 @@ class _ClusterRun:
                         self._lose(h.index, "not waited for (second stop signal)")
                 break
             time.sleep(LOOP_S)
-        self._show_seconds(final=True)
+        self.merger.show(self._streaming(), final=True)
 
     def _lose(self, index: int, why: str) -> None:
         if index in self.lost or index in self.results:
             return
-        seconds = self.seconds[index]
+        seconds = self.merger.seconds[index]
         self.lost[index] = (max(seconds) + 1 if seconds else 0, why)
         h = self.hosts[index]
         with contextlib.suppress(Exception):
@@ -394,46 +293,10 @@ class _ClusterRun:
             for i in range(h.first_worker, h.first_worker + h.procs):
                 self.mirror.set_message(i, f"host {h.name} lost: {why}")
 
-    def _running_hosts(self) -> list[int]:
-        return [h.index for h in self.hosts if h.index not in self.lost]
-
-    def _show_seconds(self, final: bool) -> None:
-        """Hand the observers every second that all running hosts have sent (or that waited long enough)."""
-        while True:
-            s = self.shown
-            have = [i for i in range(len(self.hosts)) if s in self.seconds[i]]
-            if not have:
-                return
-            complete = all(s in self.seconds[i] or i in self.results for i in self._running_hosts())
-            if not (complete or final or time.monotonic() - self.first_seen[s] > TICK_WAIT_S):
-                return
-            self._tick(s, have)
-            self.shown += 1
-
-    def _event(self, second: int, text: str) -> None:
-        """A line on the progress display (observers that show events have `event`)."""
-        for o in self.obs.items:
-            if hasattr(o, "event"):
-                o.event(second, text)
-
-    def _tick(self, s: int, have: list[int]) -> None:
-        n_ops = len(self.op_names)
-        secs = [self.seconds[i][s] for i in have]
-        ts = np.sum([x.ts for x in secs], axis=0)
-        ts[:, TsField.LAT_MAX_NS] = np.max([x.ts[:, TsField.LAT_MAX_NS] for x in secs], axis=0)
-        hist = np.sum([x.hist.sum(axis=0) for x in secs], axis=0)
-        self.merged_hist.append(hist)
-        p50, p99, _ = tick_percentiles([hist], n_ops)
-        cpu = np.zeros(self.total)
-        for i, x in zip(have, secs):
-            h = self.hosts[i]
-            cpu[h.first_worker:h.first_worker + len(x.cpu_pct)] = x.cpu_pct
-        running = len(self._running_hosts())
-        if len(have) < running:
-            self._event(s, f"{len(have)} of {running} hosts reported this second")
-        self.obs.tick(Tick(s, ts[:, TsField.OPS], ts[:, TsField.BYTES], ts[:, TsField.ERRORS], ts[:, TsField.STALLED],
-                           ts[:, TsField.INFLIGHT], p50[0], p99[0], hist, cpu,
-                           ramp=any(x.ramp for x in secs), draining=all(x.draining for x in secs)))
+    def _streaming(self) -> set[int]:
+        """Hosts whose next second is still to come."""
+        return {h.index for h in self.hosts
+                if h.index not in self.lost and h.index not in self.results and h.index not in self.streamed_all}
 
     def _lost_note(self, h: Host) -> str:
         second, why = self.lost[h.index]
@@ -451,9 +314,9 @@ class _ClusterRun:
                 results.append(HostResult(h, out, first))
             else:
                 second, why = self.lost[h.index]
-                out = from_stream(host_plan, self.op_names, self.seconds[h.index], self.started_at, why)
+                out = from_stream(host_plan, self.op_names, self.merger.seconds[h.index], self.started_at, why)
                 results.append(HostResult(h, out, self.first_op_at.get(h.index), lost_at_s=second))
-        pcts = tick_percentiles(self.merged_hist, len(self.op_names))
+        pcts = tick_percentiles(self.merger.merged_hist, len(self.op_names))
         notes = [self._lost_note(r.host) for r in results if r.lost_at_s is not None]
         merged = merge(self.plan, results, pcts, self.started_at, self.signum, notes)
         if self.signum is not None:

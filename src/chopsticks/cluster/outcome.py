@@ -9,25 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from chopsticks.cluster import stream
+from chopsticks.cluster.hosts import Host
 from chopsticks.engine.pool import RunOutcome
 from chopsticks.engine.shm import ERR_CODES, N_PHASES, NBUCKETS, TS_FIELDS
 from chopsticks.metrics.histogram import percentiles_ns
 from chopsticks.metrics.summary import summarize
 from chopsticks.plan import Plan
-
-CLOCK_WARN_MS = 10.0
-
-
-@dataclass
-class Host:
-    """One host of the run, as the client learnt it before the start."""
-    index: int
-    name: str
-    address: str
-    procs: int
-    first_worker: int
-    clock_offset_s: float           # host wall clock minus the client's, measured by round trips
-    rtt_s: float
 
 
 @dataclass
