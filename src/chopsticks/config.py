@@ -68,6 +68,13 @@ class S3Config:
             "driver_config": dict(self.driver_config),
         }
 
+    def __getitem__(self, key: str) -> Any:
+        """Read like the dict chopsticks 0.x scenarios had as `self.config`: config["bucket"]."""
+        return self.as_driver_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.as_driver_dict().get(key, default)
+
     def redacted(self) -> dict[str, Any]:
         """The config as it may appear in result files and logs: the secret key is masked."""
         return {**self.as_driver_dict(), "secret_key": "***", "path": str(self.path) if self.path else None}

@@ -1,8 +1,13 @@
 """`chopsticks run`: the shipped scenarios with the mock driver (always) and against the lab,
-task failures by type, stopping on time and on Ctrl+C, and one-line usage errors."""
+task failures by type, stopping on time and on Ctrl+C, bounded by --op-timeout, one-line usage
+errors, and scenario files written for chopsticks 0.x run unchanged (without Locust)."""
+import datetime
+import json
+import os
 import re
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -204,7 +209,7 @@ def test_ctrl_c_stops_the_users_and_writes_the_results(tmp_path):
     assert code == 130
     doc = load_json(out)
     assert doc["partial"] is True and "interrupted" in doc["notes"][0]
-    assert 4 < doc["measured_s"] < 12 and doc["summary"][-1]["ops"] > 0
+    assert 0.5 < doc["measured_s"] < 12 and doc["summary"][-1]["ops"] > 0
     assert "PARTIAL RESULT" in stdout
 
 
@@ -237,3 +242,330 @@ def test_bad_input_is_a_one_line_error(tmp_path, args, code, needle):
     assert needle in r.stderr and "Traceback" not in r.stderr
     if code == 1:
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+STUCK = """
+import time
+from chopsticks.workloads import S3Workload, task
+
+class Stuck(S3Workload):
+    @task
+    def sleep_an_hour(self):
+        self.client.upload(self.generate_key("stuck"), self.generate_data(10))
+        time.sleep(3600)
+"""
+
+
+def test_a_task_sleeping_an_hour_does_not_hold_the_run(tmp_path):
+    out = tmp_path / "r.json"
+    t0 = time.monotonic()
+    r = run("-f", write(tmp_path, "stuck.py", STUCK), "--workload-config", mock_config(tmp_path), "-u", 2, "-r", 10,
+            "--duration", "3s", "--op-timeout", "2s", "--json", out, "--quiet", "--no-save")
+    took = time.monotonic() - t0
+    since_start = time.time() - datetime.datetime.fromisoformat(load_json(out)["started_at"]).timestamp()
+    assert since_start < 3 + 2 + 2.5 and took < 15, (since_start, took)    # deadline 3 s + op-timeout 2 s + grace
+    assert r.returncode == 4, r.stdout + r.stderr       # stalled ops fail the run
+    doc = load_json(out)
+    rows = {row["op"]: row for row in doc["summary"]}
+    assert doc["partial"] is False and all(w["state"] == "done" for w in doc["workers"])
+    assert rows["task:sleep_an_hour"]["stalled"] == 2 and rows["all"]["stalled"] == 2 and rows["upload"]["ops"] == 2
+    assert "stalled (in flight longer than --op-timeout 2s): task:sleep_an_hour 2" in r.stdout
+    stalled = [row for row in doc["timeseries"] if row["op"] == "task:sleep_an_hour" and row["stalled"]]
+    assert stalled and stalled[0]["second"] == 2 and stalled[0]["inflight"] == 2
+
+
+EXITS = """
+import sys
+from chopsticks.workloads import S3Workload, constant, task
+
+class Exits(S3Workload):
+    wait_time = constant(0.05)
+
+    @task
+    def quit(self):
+        sys.exit(1)
+"""
+
+
+def test_sys_exit_in_a_task_is_a_counted_failure(tmp_path):
+    out = tmp_path / "r.json"
+    r = run("-f", write(tmp_path, "exits.py", EXITS), "--workload-config", mock_config(tmp_path), "-u", 2, "-r", 10,
+            "-t", "1s", "--json", out, "--quiet", "--no-save")
+    assert r.returncode == 4, r.stdout + r.stderr
+    doc = load_json(out)
+    assert doc["errors_by_kind"]["task:quit"]["SystemExit"] >= 20 and doc["summary"][-1]["ops"] == 0
+    assert r.stderr.count("task:quit raised SystemExit") == 2          # once per worker
+
+
+IDLE = """
+from chopsticks.workloads import S3Workload, constant, task
+
+class Idle(S3Workload):
+    wait_time = constant(0.1)
+
+    @task
+    def nothing(self):
+        pass
+"""
+
+
+def test_a_run_that_completed_no_operation_exits_4(tmp_path):
+    r = run("-f", write(tmp_path, "idle.py", IDLE), "--workload-config", mock_config(tmp_path), "-t", "1s", "--quiet",
+            "--no-save")
+    assert r.returncode == 4 and "the run completed no operation" in r.stderr
+
+
+TAGGED = """
+from locust import tag, task
+from chopsticks.workloads.s3.s3_workload import S3Workload
+
+class Tagged(S3Workload):
+    @tag("write")
+    @task
+    def put(self):
+        self.client.upload(self.generate_key("t"), self.generate_data(10))
+
+    @tag("read", "list")
+    @task
+    def listing(self):
+        self.client.list_objects(prefix="t/", max_keys=10)
+
+    @task
+    def head(self):
+        self.client.head_object("t/none")
+"""
+
+
+@pytest.mark.parametrize("args, ops", [
+    (["--tags", "write"], {"upload"}),
+    (["-T", "write,read"], {"upload", "list"}),
+    (["--tags", "write", "--tags", "list"], {"upload", "list"}),
+    (["--exclude-tags", "read"], {"upload", "head"}),
+    (["-E", "read", "-T", "write,list"], {"upload"}),
+])
+def test_tags_choose_the_tasks(tmp_path, args, ops):
+    out = tmp_path / "r.json"
+    r = run("-f", write(tmp_path, "tagged.py", TAGGED), "--workload-config", mock_config(tmp_path), "-t", "1s",
+            "--json", out, "--quiet", "--no-save", *args)
+    assert r.returncode in (0, 4), r.stderr                 # head of a missing key fails: exit 4
+    doc = load_json(out)
+    assert {row["op"] for row in doc["summary"]} - {"all"} == ops
+    task_of = {"upload": "put", "list": "listing", "head": "head"}
+    assert set(doc["settings"]["target"]["tasks"]) == {task_of[op] for op in ops}
+
+
+def test_tags_that_leave_no_task_are_a_one_line_error(tmp_path):
+    r = run("-f", write(tmp_path, "tagged.py", TAGGED), "--workload-config", mock_config(tmp_path), "--tags", "nope")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 2        # the 0.x note, then the error
+    assert "no task of Tagged is left to run with --tags nope --exclude-tags - (its tags: list, read, write)" in r.stderr
+
+
+# --- chopsticks 0.x scenario files ---------------------------------------------------------------
+
+# Written as a chopsticks 0.x user wrote scenarios (its documented workload API on Locust): the 0.x
+# imports, get_scenario_value in on_start, OperationType, _record_metric after every client call
+# (twice for a failed size check), between(1, 3), uploaded_keys, a size check that raises. It also
+# counts, per user, the client calls it made and the size checks that failed, so the test can tell
+# whether chopsticks counted each call exactly once.
+LEGACY = """
+import json
+import os
+import random
+from collections import Counter
+from datetime import datetime
+
+from locust import between, task
+from chopsticks.metrics import OperationType
+from chopsticks.utils.scenario_config import get_scenario_value
+from chopsticks.workloads.s3.s3_workload import S3Workload
+
+
+class LegacyObjects(S3Workload):
+    wait_time = between(1, 3)
+
+    def on_start(self):
+        self.size = get_scenario_value("legacy_objects", "object_size_kb") * 1024
+        self.prefix = os.environ.get("TEST_PREFIX", "legacy")
+        self.calls, self.reads = Counter(), 0
+        self.uploaded_keys = []
+        for size in (self.size, self.size + 1):     # the second one fails the size check when read
+            key = self.generate_key(prefix=self.prefix)
+            self.calls["upload"] += 1
+            if self.client.upload(key, self.generate_data(size)):
+                self.uploaded_keys.append(key)
+
+    def _timed(self, op, key, size, start, success, **error):
+        self._record_metric(operation_type=op, key=key, size_bytes=size, start_time=start,
+                            end_time=datetime.utcnow(), success=success, **error)
+
+    @task(3)
+    def upload_object(self):
+        key = self.generate_key(prefix=self.prefix)
+        start = datetime.utcnow()
+        self.calls["upload"] += 1
+        success = self.client.upload(key, self.generate_data(self.size))
+        self._timed(OperationType.UPLOAD, key, self.size, start, success)
+        if success:
+            self.uploaded_keys.append(key)
+
+    @task(2)
+    def download_object(self):
+        if not self.uploaded_keys:
+            return
+        self.reads += 1
+        key = self.uploaded_keys[self.reads % len(self.uploaded_keys)]
+        start, data = datetime.utcnow(), None
+        try:
+            self.calls["download"] += 1
+            data = self.client.download(key)
+            if data is None:
+                raise Exception(f"Download failed for key: {key}")
+            if len(data) != self.size:
+                self.calls["size_mismatch"] += 1
+                self._timed(OperationType.DOWNLOAD, key, len(data), start, False, error_code="SizeMismatch")
+                raise Exception(f"size mismatch: expected {self.size}, got {len(data)}")
+            self._timed(OperationType.DOWNLOAD, key, len(data), start, True)
+        except Exception as e:
+            self._timed(OperationType.DOWNLOAD, key, 0, start, False, error_code=type(e).__name__)
+            raise
+
+    @task(1)
+    def delete_object(self):
+        if len(self.uploaded_keys) < 3:
+            return
+        key = self.uploaded_keys.pop(random.randrange(2, len(self.uploaded_keys)))
+        start = datetime.utcnow()
+        self.calls["delete"] += 1
+        self._timed(OperationType.DELETE, key, 0, start, self.client.delete(key))
+
+    def on_stop(self):
+        for key in self.uploaded_keys:
+            self.client.delete(key)
+        with open(os.path.join(os.environ["LEGACY_COUNTS"], f"{os.getpid()}-{id(self)}.json"), "w") as f:
+            json.dump(self.calls, f)
+"""
+
+
+def as_native(legacy: str) -> str:
+    """The same scenario written for this chopsticks: its own imports, no _record_metric."""
+    native = legacy.replace("""from locust import between, task
+from chopsticks.metrics import OperationType
+from chopsticks.utils.scenario_config import get_scenario_value
+from chopsticks.workloads.s3.s3_workload import S3Workload
+""", "from chopsticks.workloads import S3Workload, between, get_scenario_value, task\n")
+    native = native.replace("""        self._record_metric(operation_type=op, key=key, size_bytes=size, start_time=start,
+                            end_time=datetime.utcnow(), success=success, **error)""", "        pass")
+    native = re.sub(r"OperationType\.\w+", "None", native)
+    assert "locust" not in native and "_record_metric" not in native
+    return native
+
+
+def run_counted(tmp_path, name: str, text: str, *args, timeout=180) -> tuple[subprocess.CompletedProcess, dict, Counter]:
+    """Run a counting scenario; its result document and the calls its users say they made."""
+    counts = tmp_path / f"{name}-counts"
+    counts.mkdir()
+    out = tmp_path / f"{name}.json"
+    proc = subprocess.run([*CHOPSTICKS, "run", "-f", str(write(tmp_path, f"{name}.py", text)), *map(str, args),
+                           "--json", str(out), "--quiet", "--no-save"], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "LEGACY_COUNTS": str(counts), "TEST_PREFIX": f"legacy-{name}"})
+    calls = sum((Counter(json.loads(f.read_text())) for f in counts.iterdir()), Counter())
+    return proc, (load_json(out) if out.exists() else {}), calls
+
+
+def recorded(doc: dict) -> Counter:
+    """Completions per op over the whole run (measured and drain), ok or failed."""
+    total = Counter()
+    for row in doc["timeseries"]:
+        total[row["op"]] += row["iops"] + row["errors"]
+    return total
+
+
+def check_counted_once(doc: dict, calls: Counter, users: int) -> dict:
+    rows = {row["op"]: row for row in doc["summary"]}
+    done = recorded(doc)
+    for op in ("upload", "download", "delete"):
+        assert done[op] == calls[op], (op, done, calls)          # each client call counted once, no more
+    assert calls["upload"] >= 2 * users and calls["download"] > 0
+    assert done["task:download_object"] == calls["size_mismatch"]    # the raising size check, under the task
+    assert set(doc["errors_by_kind"].get("task:download_object", {})) <= {"Exception"}
+    assert rows["upload"]["errors"] == 0 and "download" not in doc["errors_by_kind"]
+    return rows
+
+
+@pytest.mark.ceph
+def test_a_0x_scenario_runs_unchanged_with_the_0x_command_line(lab, tmp_path):
+    scenario_config = write(tmp_path, "legacy.yaml", "legacy_objects:\n  object_size_kb: 16\n")
+    args = ("--workload-config", boto3_lab_config(tmp_path, lab), "--scenario-config", scenario_config,
+            "--headless", "--users", 4, "--spawn-rate", 2, "--duration", "10s")
+    before = bucket_keys(lab)
+    legacy, legacy_doc, legacy_calls = run_counted(tmp_path, "legacy", LEGACY, *args)
+    assert legacy.returncode == 4, legacy.stdout + legacy.stderr        # the size check failed some tasks
+    assert "chopsticks: note: 0.x scenario API (locust, chopsticks.metrics.OperationType, " \
+           "chopsticks.utils.scenario_config, chopsticks.workloads.s3.s3_workload): running through chopsticks' " \
+           "compatibility names" in legacy.stderr
+    legacy_rows = check_counted_once(legacy_doc, legacy_calls, users=4)
+    native, native_doc, native_calls = run_counted(tmp_path, "native", as_native(LEGACY), *args)
+    assert native.returncode == 4 and "0.x scenario API" not in native.stderr
+    native_rows = check_counted_once(native_doc, native_calls, users=4)
+    for rows in (legacy_rows, native_rows):                               # the same op names
+        assert {"upload", "download", "all"} <= set(rows) <= {"upload", "download", "delete", "task:download_object",
+                                                               "all"}
+    assert bucket_keys(lab) <= before                                     # on_stop deleted the rest
+
+
+FAKE_LOCUST = """
+import os
+open(os.environ["REAL_LOCUST_MARK"], "a").write(f"imported in {os.getpid()}\\n")
+from gevent import monkey
+monkey.patch_all()
+"""
+
+
+def test_the_real_locust_is_never_imported(tmp_path):
+    site = tmp_path / "site"
+    (site / "locust").mkdir(parents=True)
+    (site / "locust" / "__init__.py").write_text(FAKE_LOCUST)          # an installed Locust that would patch gevent
+    mark = tmp_path / "imported"
+    scenario = write(tmp_path, "legacy.py", """
+import sys
+from locust import between, constant, constant_pacing, events, tag, task
+from chopsticks.workloads.s3.s3_workload import S3Workload
+
+class Legacy(S3Workload):
+    wait_time = between(0.01, 0.02)
+
+    @task
+    def put(self):
+        assert "gevent" not in sys.modules and sys.modules["locust"].__name__ == "chopsticks.workloads.locust_names"
+        ok = self.client.upload(self.generate_key("l"), self.generate_data(10))
+        events.request.fire(request_type="S3", name="upload", response_time=1, response_length=10, exception=None,
+                            context={})
+""")
+    out = tmp_path / "r.json"
+    env = {**os.environ, "REAL_LOCUST_MARK": str(mark),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    args = ["run", "-f", scenario, "--workload-config", mock_config(tmp_path), "-u", 2, "-r", 10, "-t", "1s",
+            "--procs", 2, "--json", out, "--quiet", "--no-save"]
+    r = chopsticks(*args, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not mark.exists()                                              # neither in the parent nor in a worker
+    rows = {row["op"]: row for row in load_json(out)["summary"]}
+    assert set(rows) == {"upload", "all"} and rows["upload"]["ops"] > 20   # request.fire counted nothing more
+
+
+def test_a_shipped_scenario_by_name_with_a_0x_scenario_config(tmp_path):
+    config = write(tmp_path, "0x.yaml", "s3_large_objects:\n  object_size_mb: 1\n  max_keys_in_memory: 10\n")
+    out = tmp_path / "r.json"
+    r = run("-f", "s3_large_objects", "--scenario-config", config, "--workload-config", mock_config(tmp_path),
+            "--headless", "-u", 2, "-r", 2, "-t", "2s", "--json", out, "--quiet", "--no-save")
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = load_json(out)
+    assert doc["settings"]["target"]["scenario_file"].endswith("chopsticks/scenarios/s3_large_objects.py")
+    rows = {row["op"]: row for row in doc["summary"]}
+    assert rows["upload"]["ops"] >= 2 and rows["upload"]["bytes"] == rows["upload"]["ops"] << 20     # its 1 MiB
+
+
+def test_an_unknown_scenario_name_lists_the_shipped_ones(tmp_path):
+    r = run("-f", "s3_huge_objects", "--workload-config", mock_config(tmp_path))
+    assert r.returncode == 2 and "File 's3_huge_objects' does not exist, nor is it a shipped scenario" in r.stderr
+    assert "example_scenario, rbd_random_io, s3_large_objects, s3_mixed_listing, s3_small_objects" in r.stderr

@@ -1,6 +1,9 @@
-"""The scenario API (task weights, wait times, payloads, scenario parameters, loading a scenario
-file, the timed clients) and the scenario session run in-process with the mock S3 driver."""
+"""The scenario API (task weights and tags, wait times, payloads, scenario parameters, loading a
+scenario file, the timed clients, chopsticks 0.x's names) and the scenario session run in-process
+with the mock S3 driver."""
+import datetime
 import random
+import sys
 import textwrap
 import threading
 import time
@@ -11,17 +14,22 @@ import numpy as np
 import pytest
 
 from chopsticks.backends.scenario import EXCEPTION_CODE_BASE, ScenarioTarget
+from chopsticks.backends.threads import END_GRACE_NS
 from chopsticks.config import S3Config
 from chopsticks.drivers.s3.base import ERROR_KINDS
-from chopsticks.engine.shm import ERR_CODES, N_PHASES, NBUCKETS, TS_FIELDS, TsField
+from chopsticks.engine.shm import ERR_CODES, ERR_OTHER, ERR_STALLED, N_PHASES, NBUCKETS, TS_FIELDS, Phase, TsField
 from chopsticks.errors import ChopsticksError
+from chopsticks.metrics import OperationType
 from chopsticks.plan import Plan
-from chopsticks.workloads import S3Workload, between, constant, constant_pacing, get_scenario_value, task
+from chopsticks.workloads import S3Workload, between, constant, constant_pacing, get_scenario_value, tag, task
 from chopsticks.workloads import rbd as rbd_workload
 from chopsticks.workloads.base import PayloadPool, tasks_of
-from chopsticks.workloads.loader import BUILTIN_EXCEPTIONS, exception_names, load_workload
+from chopsticks.workloads.locust_names import events
+from chopsticks.workloads.loader import (BUILTIN_EXCEPTIONS, SHIPPED_SCENARIOS, compat_imports, exception_names,
+                                         load_workload, shipped_scenario, shipped_scenarios)
 from chopsticks.workloads.s3 import S3Client
-from chopsticks.workloads.scenario_config import ScenarioConfig, activate, default_path, load_scenario_config
+from chopsticks.workloads.scenario_config import (SHIPPED_DEFAULTS, ScenarioConfig, activate, default_path,
+                                                  load_scenario_config)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,6 +66,31 @@ def test_task_weights_and_inheritance():
 def test_task_weight_must_be_a_positive_integer(weight):
     with pytest.raises(ValueError, match="weight"):
         task(weight)
+
+
+class Tagged(S3Workload):
+    abstract = True
+
+    @task
+    @tag("write")
+    def put(self): ...
+
+    @tag("read", "slow")
+    @task(2)
+    def get(self): ...
+
+    @task
+    def untagged(self): ...
+
+
+def test_tags_select_tasks_as_locust_does():
+    assert list(tasks_of(Tagged)) == ["put", "get", "untagged"]
+    assert list(tasks_of(Tagged, tags=("read",))) == ["get"]                      # untagged tasks drop out
+    assert list(tasks_of(Tagged, tags=("read", "write"))) == ["put", "get"]
+    assert list(tasks_of(Tagged, exclude_tags=("slow",))) == ["put", "untagged"]
+    assert list(tasks_of(Tagged, tags=("read", "write"), exclude_tags=("slow",))) == ["put"]
+    with pytest.raises(ValueError):
+        tag()
 
 
 class _User:
@@ -121,18 +154,47 @@ def test_scenario_config_sections_must_be_mappings(tmp_path):
 
 
 def test_default_scenario_config_is_found_next_to_the_scenarios(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "scenarios").mkdir(parents=True)
+    (project / "config").mkdir()
+    (project / "config" / "scenario_config_default.yaml").write_text("a: {}\n")
     monkeypatch.chdir(tmp_path)
-    assert default_path(REPO / "scenarios" / "s3_large_objects.py") == REPO / "config" / "scenario_config_default.yaml"
-    assert default_path(tmp_path / "x.py") is None
+    assert default_path(project / "scenarios" / "x.py") == project / "config" / "scenario_config_default.yaml"
+    assert default_path(tmp_path / "x.py") == SHIPPED_DEFAULTS                   # none of the user's: the shipped one
+    assert default_path(SHIPPED_SCENARIOS / "s3_large_objects.py") == SHIPPED_DEFAULTS
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "scenario_config_default.yaml").write_text("a: {}\n")
-    assert default_path(REPO / "scenarios" / "s3_large_objects.py") == Path("config/scenario_config_default.yaml")
+    assert default_path(project / "scenarios" / "x.py") == Path("config/scenario_config_default.yaml")
+
+
+def test_the_scenarios_and_their_defaults_have_one_source_the_package():
+    assert SHIPPED_SCENARIOS == REPO / "src" / "chopsticks" / "scenarios"
+    assert (REPO / "scenarios").is_symlink() and (REPO / "scenarios").resolve() == SHIPPED_SCENARIOS
+    assert (REPO / "config" / "scenario_config_default.yaml").resolve() == SHIPPED_DEFAULTS
+    assert shipped_scenarios() == ["example_scenario", "rbd_random_io", "s3_large_objects", "s3_mixed_listing",
+                                   "s3_small_objects"]
+    assert shipped_scenario("s3_large_objects") == shipped_scenario("s3_large_objects.py") == \
+        SHIPPED_SCENARIOS / "s3_large_objects.py"
+    assert shipped_scenario("nope") is None and shipped_scenario("__init__") is None
 
 
 def test_shipped_default_config_keeps_the_0x_keys():
-    values = load_scenario_config(REPO / "config" / "scenario_config_default.yaml").values
+    values = load_scenario_config(None).values
     assert values["s3_large_objects"]["max_keys_in_memory"] == 10
     assert 1 <= values["s3_large_objects"]["object_size_mb"] <= 4
+
+
+def test_keys_a_config_does_not_set_come_from_the_shipped_defaults(tmp_path):
+    path = tmp_path / "0x.yaml"                                          # a chopsticks 0.x scenario config
+    path.write_text("s3_large_objects:\n  object_size_mb: 1\n  max_keys_in_memory: 7\nmine: {size: 3}\n")
+    config = load_scenario_config(path)
+    assert config.value("s3_large_objects", "object_size_mb") == 1         # the file's values win
+    assert config.value("s3_large_objects", "max_keys_in_memory") == 7
+    assert config.value("s3_large_objects", "min_wait_s") == 1             # added since 0.x: the shipped default
+    assert config.value("example_scenario", "prefix") == "example"
+    assert config.value("mine", "size") == 3
+    with pytest.raises(ChopsticksError, match=f"'other' of 'mine' is not set: {path}"):
+        config.value("mine", "other")
 
 
 # --- loading a scenario file ---------------------------------------------------------------------
@@ -140,9 +202,9 @@ def test_shipped_default_config_keeps_the_0x_keys():
 HEADER = "from chopsticks.workloads import S3Workload, RBDWorkload, Workload, task, constant\n"
 
 
-def scenario(tmp_path, body: str, name: str = "scn.py") -> str:
+def scenario(tmp_path, body: str, name: str = "scn.py", header: str = HEADER) -> str:
     path = tmp_path / name
-    path.write_text(HEADER + textwrap.dedent(body))
+    path.write_text(header + textwrap.dedent(body))
     return str(path)
 
 
@@ -179,15 +241,24 @@ def test_load_errors_are_one_line(tmp_path, body, message):
 # --- the timed S3 client -------------------------------------------------------------------------
 
 class Recorder:
-    def __init__(self):
-        self.oks, self.errors = [], []
+    """Stands for the session's ThreadedCalls: what the clients record."""
 
-    def ok(self, op, lat_ns, nbytes, end_ns):
-        assert 0 < lat_ns < 10**9 and end_ns > 0
+    def __init__(self):
+        self.oks, self.errors, self.records = [], [], []
+
+    def begin(self, op):
+        return op, time.monotonic_ns()
+
+    def ok(self, call, nbytes):
+        op, t0 = call
+        assert 0 < time.monotonic_ns() - t0 < 10**9
         self.oks.append((op, nbytes))
 
-    def error(self, op, code, end_ns):
-        self.errors.append((op, code))
+    def error(self, call, code):
+        self.errors.append((call[0], code))
+
+    def record(self, op, ok, lat_ns, nbytes, code):
+        self.records.append((op, ok, lat_ns, nbytes, code))
 
 
 def mock_config(**driver_config) -> S3Config:
@@ -208,10 +279,10 @@ def test_s3_client_times_and_records_every_call():
     assert client.download("k/1") is None
     assert rec.oks == [(0, 100), (1, 100), (4, 0), (3, 0), (3, 0), (2, 0)]
     assert rec.errors == [(1, ERROR_KINDS.index("not_found") + 1)]
-    assert client.calls == 7
+    assert client.task_ops == {0, 1, 2, 3, 4}
     client.recorder = None                                            # on_stop: not measured
     client.upload("k/2", b"y")
-    assert client.calls == 7 and len(rec.oks) == 6
+    assert len(rec.oks) == 6
 
 
 def test_scenario_error_names():
@@ -222,6 +293,8 @@ def test_scenario_error_names():
                                "task:download", "task:head")
     assert target.error_name(ERROR_KINDS.index("auth") + 1) == "auth"
     assert target.error_name(EXCEPTION_CODE_BASE + BUILTIN_EXCEPTIONS.index("KeyError")) == "KeyError"
+    assert target.error_name(EXCEPTION_CODE_BASE + BUILTIN_EXCEPTIONS.index("SystemExit")) == "SystemExit"
+    assert target.error_name(ERR_STALLED) == "stalled" and target.error_name(ERR_OTHER) == "other"
 
 
 # --- the session, in-process ---------------------------------------------------------------------
@@ -237,6 +310,12 @@ class Rows:
 
     def ops(self, op: int) -> int:
         return int(self.ts.reshape(-1, self.n_ops, TS_FIELDS)[:, op, TsField.OPS].sum())
+
+    def gauge(self, op: int, field: TsField) -> list[int]:
+        return [int(v) for v in self.ts.reshape(-1, self.n_ops, TS_FIELDS)[:, op, field]]
+
+    def stalled(self, op: int, phase: Phase = Phase.MEASURED) -> int:
+        return int(self.errors.reshape(N_PHASES, self.n_ops, ERR_CODES)[phase, op, ERR_STALLED])
 
     def first_second(self, op: int) -> int:
         return int(np.nonzero(self.ts.reshape(-1, self.n_ops, TS_FIELDS)[:, op, TsField.OPS])[0][0])
@@ -265,14 +344,15 @@ SESSION_SCENARIO = """
 """
 
 
-def run_session(tmp_path, body, users=3, spawn_rate=100.0, duration_s=1.0, procs=1, index=0, stop=None):
-    target = ScenarioTarget(scenario_file=scenario(tmp_path, body), workload_config=mock_config(),
+def run_session(tmp_path, body, users=3, spawn_rate=100.0, duration_s=1.0, procs=1, index=0, stop=None,
+                op_timeout_s=30.0, header=HEADER):
+    target = ScenarioTarget(scenario_file=scenario(tmp_path, body, header=header), workload_config=mock_config(),
                             scenario_config=ScenarioConfig(None), users=users, spawn_rate=spawn_rate)
     plan = Plan(target=target, procs=procs, cpus=(0,) * procs, iodepth=users, duration_s=duration_s)
     rows = Rows(len(target.op_names))
     start = time.monotonic_ns()
     spec = {"n_ops": rows.n_ops, "max_secs": 30, "start_ns": start, "ramp_end_ns": start,
-            "deadline_ns": start + int(duration_s * 1e9)}
+            "deadline_ns": start + int(duration_s * 1e9), "op_timeout_ns": int(op_timeout_s * 1e9)}
     session = target.open_worker(plan, index)
     try:
         out = session.run(rows.hist, rows.ts, rows.errors, stop if stop is not None else np.zeros(1, np.int64), spec)
@@ -331,6 +411,178 @@ def test_a_missing_scenario_parameter_fails_the_worker_with_its_message(tmp_path
     """
     with pytest.raises(ChopsticksError, match="'size' of 'mine' is not set"):
         run_session(tmp_path, body, duration_s=5)
+
+
+def test_sys_exit_in_a_task_is_a_failed_task_and_the_user_goes_on(tmp_path):
+    body = """
+        import sys
+        class Users(S3Workload):
+            wait_time = constant(0.01)
+            @task
+            def quit(self):
+                self.client.upload(self.generate_key("q"), self.generate_data(1))
+                sys.exit(3)
+    """
+    target, rows, out, _ = run_session(tmp_path, body, users=2, duration_s=0.5)
+    ops = target.op_names
+    uploads = rows.ops(ops.index("upload"))
+    (code, exits), = rows.error_counts(ops.index("task:quit")).items()
+    assert target.error_name(code) == "SystemExit"
+    assert uploads > 10 and exits in (uploads, uploads - 1, uploads - 2)   # every task failed; the users went on
+    assert out["completed"] == uploads + exits
+
+
+STUCK = """
+    import time
+    class Users(S3Workload):
+        @task
+        def stuck(self):
+            self.client.upload(self.generate_key("s"), self.generate_data(1))
+            time.sleep(3600)
+"""
+
+
+def test_a_task_stuck_past_the_op_timeout_is_stalled_and_left_behind(tmp_path):
+    target, rows, out, took = run_session(tmp_path, STUCK, users=2, duration_s=1.0, op_timeout_s=0.5)
+    ops = target.op_names
+    assert 1.0 + 0.5 <= took < 1.0 + 0.5 + END_GRACE_NS / 1e9 + 0.5    # not the hour: deadline + op-timeout + grace
+    assert rows.ops(ops.index("upload")) == 2
+    task_slot = ops.index("task:stuck")
+    assert rows.stalled(task_slot) == 2 and rows.stalled(ops.index("upload")) == 0   # the task, not its finished call
+    assert max(rows.gauge(task_slot, TsField.STALLED)) == 2 and max(rows.gauge(task_slot, TsField.INFLIGHT)) == 2
+    assert out["inflight_left"] == 2 and out["completed"] == 2
+
+
+SLOW_CALLS = """
+    class Users(S3Workload):
+        @task
+        def put(self):
+            self.client.upload(self.generate_key("s"), self.generate_data(1))
+"""
+
+
+def test_a_call_stuck_past_the_op_timeout_counts_once_on_its_op(tmp_path):
+    config = mock_config(latency_ms=60_000)                              # a gateway that stopped answering
+    target = ScenarioTarget(scenario_file=scenario(tmp_path, SLOW_CALLS), workload_config=config,
+                            scenario_config=ScenarioConfig(None), users=3, spawn_rate=100)
+    plan = Plan(target=target, procs=1, cpus=(0,), iodepth=3, duration_s=1.0)
+    rows = Rows(len(target.op_names))
+    start = time.monotonic_ns()
+    spec = {"n_ops": rows.n_ops, "max_secs": 30, "start_ns": start, "ramp_end_ns": start,
+            "deadline_ns": start + 10**9, "op_timeout_ns": 3 * 10**8}
+    session = target.open_worker(plan, 0)
+    out = session.run(rows.hist, rows.ts, rows.errors, np.zeros(1, np.int64), spec)
+    session.close()
+    took = (time.monotonic_ns() - start) / 1e9
+    upload = target.op_names.index("upload")
+    assert took < 1.0 + 0.3 + END_GRACE_NS / 1e9 + 0.5
+    assert rows.stalled(upload) == 3 and rows.stalled(target.op_names.index("task:put")) == 0
+    assert rows.ops(upload) == 0 and out["inflight_left"] == 3 and out["completed"] == 0
+
+
+RECORDS_0X = """
+    import datetime
+    from chopsticks.metrics import OperationType
+    class Users(S3Workload):
+        wait_time = constant(0.01)
+        def on_start(self):
+            self.uploaded_keys.append(self.generate_key("r"))
+            self.client.upload(self.uploaded_keys[0], self.generate_data(10))
+        @task
+        def checked_download(self):
+            t0 = datetime.datetime.utcnow()
+            data = self.client.download(self.uploaded_keys[0])
+            # 0.x scenarios recorded each call again, a failed check twice: the client timed it already
+            self._record_metric(operation_type=OperationType.DOWNLOAD, key=self.uploaded_keys[0], size_bytes=10,
+                                start_time=t0, end_time=datetime.datetime.utcnow(), success=True)
+            self._record_metric(operation_type=OperationType.DOWNLOAD, key=self.uploaded_keys[0], size_bytes=10,
+                                start_time=t0, end_time=datetime.datetime.utcnow(), success=False,
+                                error_code="SizeMismatch", error_msg="checked again")
+        @task
+        def timed_elsewhere(self):
+            # something the client did not see: counted on its op's row, with its own duration
+            self._record_metric(operation_type="head", key="k", size_bytes=0, start_time=100.0, end_time=100.25,
+                                success=True)
+            self._record_metric(operation_type=OperationType.DELETE, key="k", size_bytes=0, start_time=1.0,
+                                end_time=1.5, success=False, error_code="Gone")
+        @task
+        def not_an_s3_op(self):
+            self._record_metric(operation_type=OperationType.WRITE, key="k", size_bytes=1, start_time=0,
+                                end_time=1, success=True)
+"""
+
+
+def test_record_metric_counts_only_what_the_client_did_not_see(tmp_path):
+    target, rows, out, _ = run_session(tmp_path, RECORDS_0X, users=2, duration_s=0.5)
+    ops = target.op_names
+    downloads, heads = rows.ops(ops.index("download")), rows.ops(ops.index("head"))
+    deletes = rows.error_counts(ops.index("delete"))
+    assert downloads > 5 and rows.error_counts(ops.index("download")) == {}     # dropped: the client's call
+    assert heads > 5 and deletes == {ERR_OTHER: pytest.approx(heads, abs=2)}
+    hist = rows.hist.reshape(N_PHASES, rows.n_ops, NBUCKETS).sum(axis=0)[ops.index("head")]
+    bucket = int(np.nonzero(hist)[0][0])
+    from chopsticks.metrics.histogram import bucket_lower_bounds
+    assert bucket_lower_bounds()[bucket] <= 250_000_000 < bucket_lower_bounds()[bucket + 1]   # its own duration
+    assert rows.ops(ops.index("upload")) == 2 and out["completed"] == 2 + downloads + heads + sum(deletes.values())
+
+
+# --- chopsticks 0.x names --------------------------------------------------------------------------
+
+HEADER_0X = """from locust import task, between, constant, constant_pacing, tag, events
+from chopsticks.workloads.s3.s3_workload import S3Workload
+from chopsticks.utils.scenario_config import get_scenario_value
+from chopsticks.metrics import OperationType, WorkloadType
+"""
+
+
+def test_a_0x_scenario_file_loads_with_chopsticks_names(tmp_path, monkeypatch):
+    monkeypatch.delitem(sys.modules, "locust", raising=False)
+    path = scenario(tmp_path, """
+        import locust
+        @events.init.add_listener
+        def on_init(environment, **kwargs):
+            pass
+        class Old(S3Workload):
+            wait_time = between(1, 3)
+            @task(3)
+            @tag("write")
+            def upload(self):
+                events.request.fire(request_type="S3", name="upload", response_time=1, response_length=0,
+                                    exception=None, context={})
+        assert locust.constant(2)(None) == 2 and locust.constant_pacing is constant_pacing
+    """, name="old_style.py", header=HEADER_0X)
+    cls = load_workload(path)
+    assert cls.__name__ == "Old" and tasks_of(cls)["upload"].task_weight == 3
+    assert tasks_of(cls)["upload"].task_tags == {"write"}
+    assert sys.modules["locust"].__name__ == "chopsticks.workloads.locust_names"
+    assert events.with_listeners() == ["init"]
+    assert compat_imports(path) == ["locust", "chopsticks.workloads.s3.s3_workload", "chopsticks.utils.scenario_config",
+                                    "chopsticks.metrics.OperationType", "chopsticks.metrics.WorkloadType"]
+    assert compat_imports(REPO / "scenarios" / "example_scenario.py") == []
+
+
+def test_a_locust_name_chopsticks_lacks_is_a_one_line_error(tmp_path):
+    with pytest.raises(ChopsticksError) as e:
+        load_workload(scenario(tmp_path, "from locust import HttpUser\n", name="web_user.py"))
+    message = str(e.value)
+    assert message.endswith("web_user.py: ImportError: locust.HttpUser: chopsticks runs 0.x scenarios without Locust and "
+                            "provides only User, between, constant, constant_pacing, events, tag, task (line 2)")
+
+
+def test_operation_types_are_the_clients_op_names():
+    assert {t.value for t in OperationType} == {*S3Client.op_names, *rbd_workload.RbdClient.op_names}
+    assert OperationType.UPLOAD == "upload"
+
+
+def test_0x_attributes_of_an_s3_user(tmp_path):
+    activate(load_scenario_config(None))
+    try:
+        user = S3Workload(S3Client(S3Client.connect(mock_config()), None), 0, 1, PayloadPool(seed=1))
+        assert user.uploaded_keys == [] and user.driver_name == "mock"
+        assert user.config["bucket"] == user.bucket and user.config.get("nope", 5) == 5
+        assert user.scenario_config["s3_large_objects"]["max_keys_in_memory"] == 10
+    finally:
+        activate(ScenarioConfig(None))
 
 
 # --- the RBD workload config ---------------------------------------------------------------------

@@ -153,6 +153,7 @@ def s3(
     range_size: Annotated[Optional[str], typer.Option("--range-size", help="Native: GETs read this many bytes at a random offset of each object, not the whole object (as warp --range).")] = None,
     existing: Annotated[Optional[str], typer.Option("--existing", help="Native: GET/HEAD the objects already under this key prefix (listed once per worker before the start); nothing is uploaded or deleted.")] = None,
     procs: Procs = None, duration: Duration = None, io_total: IoTotal = None, ramp: Ramp = 0, seed: Seed = 1,
+    op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
     prometheus: common.Prometheus = None, results_dir: common.ResultsDir = None, no_save: common.NoSave = False,
     cluster: common.Cluster = None, hosts: common.Hosts = None, wait_hosts: common.WaitHosts = "60s",
@@ -169,7 +170,7 @@ def s3(
 
     ops = _mix(op, mix)
     lo, hi = _size_range(size)
-    opts = RunOptions(procs, concurrency, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet, progress)
+    opts = RunOptions(procs, concurrency, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet, progress)
     config = load_s3_config(workload_config or common.default_s3_config())
     if driver:
         config = dataclasses.replace(config, driver=driver)

@@ -1,7 +1,9 @@
 """Import a scenario file by path (in the parent, then again in each worker) and find its
-workload class."""
+workload class; find a shipped scenario by name; tell a chopsticks 0.x scenario file by the
+names it imports (they run unchanged, through the compatibility names)."""
 from __future__ import annotations
 
+import ast
 import builtins
 import functools
 import importlib.util
@@ -12,10 +14,45 @@ from pathlib import Path
 from types import ModuleType
 
 from chopsticks.errors import ChopsticksError
+from chopsticks.workloads import locust_names
 from chopsticks.workloads.base import Workload, tasks_of
 
 BUILTIN_EXCEPTIONS = tuple(sorted(name for name, value in vars(builtins).items()
                                   if isinstance(value, type) and issubclass(value, BaseException)))
+SHIPPED_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+# Module paths of the chopsticks 0.x scenario API (besides `locust`), kept as aliases.
+COMPAT_MODULES = ("chopsticks.workloads.s3.s3_workload", "chopsticks.utils.scenario_config")
+COMPAT_METRICS_NAMES = ("OperationType", "WorkloadType")
+
+
+def shipped_scenarios() -> list[str]:
+    """Names of the scenarios shipped with chopsticks (`chopsticks run -f NAME`)."""
+    return sorted(p.stem for p in SHIPPED_SCENARIOS.glob("*.py") if not p.stem.startswith("_"))
+
+
+def shipped_scenario(name: str) -> Path | None:
+    """The shipped scenario file called `name` (with or without .py), or None."""
+    stem = name[:-3] if name.endswith(".py") else name
+    return SHIPPED_SCENARIOS / f"{stem}.py" if stem in shipped_scenarios() else None
+
+
+def compat_imports(path: str | Path) -> list[str]:
+    """The chopsticks 0.x names a scenario file imports: `locust`, the 0.x module paths,
+    OperationType/WorkloadType from chopsticks.metrics; [] for a file written for this API."""
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return []                   # the import itself reports it
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "locust" or a.name in COMPAT_MODULES]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            if node.module.split(".")[0] == "locust" or node.module in COMPAT_MODULES:
+                found.append(node.module)
+            elif node.module == "chopsticks.metrics":
+                found += [f"chopsticks.metrics.{a.name}" for a in node.names if a.name in COMPAT_METRICS_NAMES]
+    return list(dict.fromkeys(found))
 
 
 @functools.cache
@@ -52,7 +89,9 @@ def exception_names(cls: type[Workload]) -> tuple[str, ...]:
 
 
 def _import(path: Path) -> ModuleType:
-    """Execute the file as a module (its directory on sys.path, for its helper modules)."""
+    """Execute the file as a module (its directory on sys.path, for its helper modules), with
+    `locust` standing for chopsticks' locust_names: the real Locust is never imported."""
+    sys.modules["locust"] = locust_names
     name = "chopsticks_scenario_" + re.sub(r"\W", "_", path.stem)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -76,4 +115,8 @@ def _where(e: Exception, path: Path) -> str:
     line = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else next(
         (f.lineno for f in reversed(traceback.extract_tb(e.__traceback__)) if Path(f.filename) == path), None)
     text = e.msg if isinstance(e, SyntaxError) else str(e)
+    if isinstance(e, ImportError) and e.name in ("locust", locust_names.__name__):
+        missing = re.search(r"cannot import name '(\w+)'", text)
+        text = (f"locust.{missing.group(1) if missing else '...'}: chopsticks runs 0.x scenarios without Locust "
+                f"and provides only {', '.join(locust_names.__all__)}")
     return f"{type(e).__name__}: {text}" + (f" (line {line})" if line else "")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,24 +134,24 @@ class RbdClient(TimedClient):
 
     def read(self, offset: int, length: int) -> bytes | None:
         """`length` bytes at `offset` (fewer at the end of the image), or None on an error."""
-        t0 = time.monotonic_ns()
+        call = self._begin(READ)
         try:
             data = self.conn.image.read(offset, length)
         except self.conn.rbd.Error as e:
-            self._record(READ, t0, False, 0, getattr(e, "errno", 0) or 0)
+            self._end(call, False, 0, getattr(e, "errno", 0) or 0)
             return None
-        self._record(READ, t0, True, len(data), 0)
+        self._end(call, True, len(data), 0)
         return data
 
     def write(self, offset: int, data: bytes) -> bool:
         """Write `data` at `offset`; False on an error."""
-        t0 = time.monotonic_ns()
+        call = self._begin(WRITE)
         try:
             written = self.conn.image.write(data, offset)
         except self.conn.rbd.Error as e:
-            self._record(WRITE, t0, False, 0, getattr(e, "errno", 0) or 0)
+            self._end(call, False, 0, getattr(e, "errno", 0) or 0)
             return False
-        self._record(WRITE, t0, True, written, 0)
+        self._end(call, True, written, 0)
         return True
 
 

@@ -3,7 +3,8 @@
 A driver never raises from an operation: it returns False/None (``list_objects``: ``[]``) and
 leaves the reason in ``last_error`` (None again after an operation that succeeds). Each kind of
 error is logged once per driver class and process, then only counted, so a run against a dead
-endpoint does not drown the console.
+endpoint does not drown the console; set-up and cleanup turn the logging off (``log_errors``)
+and say what failed in a line of their own.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import logging
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from chopsticks.errors import ChopsticksError
 
@@ -96,7 +97,15 @@ def error_kind(code: str, http_status: int | None = None) -> str:
 
 class BaseS3Driver(ABC):
     """One client of one bucket. ``config`` is the plain dict of ``S3Config.as_driver_dict()``:
-    endpoint, access_key, secret_key, bucket, region, driver_config."""
+    endpoint, access_key, secret_key, bucket, region, driver_config.
+
+    ``CONFIG_KEYS`` names the ``driver_config`` options the driver reads: a key that
+    neither it nor another built-in driver reads gets one warning before the run (a typo such as
+    ``timeoutt`` would otherwise be silently ignored; registry.unknown_driver_config). None, the
+    default, means the driver does not say, and every key passes unchecked."""
+
+    CONFIG_KEYS: ClassVar[tuple[str, ...] | None] = None
+    log_errors = True       # False: errors are only kept in last_error (set-up, cleanup)
 
     def __init__(self, config: dict[str, Any]):
         missing = [k for k in ("endpoint", "access_key", "secret_key", "bucket") if not config.get(k)]
@@ -156,7 +165,7 @@ class BaseS3Driver(ABC):
     def record_error(self, operation: str, error: DriverError) -> None:
         """Keep ``error`` as ``last_error``; log it if this driver class has not logged its kind yet."""
         self.last_error = error
-        if (type(self), error.kind) not in _logged_errors:
+        if self.log_errors and (type(self), error.kind) not in _logged_errors:
             _logged_errors.add((type(self), error.kind))
             log.warning(
                 "%s %s failed: %s: %s: %s (further %r errors are counted, not logged)",

@@ -32,6 +32,8 @@ class MockDriver(BaseS3Driver):
     operation, ``failure_rate`` (0..1) of operations that fail with ``http_5xx``, ``seed`` for
     a reproducible failure sequence."""
 
+    CONFIG_KEYS = ("latency_ms", "failure_rate", "seed")
+
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
         self.latency_s = self.option("latency_ms", 0) / 1000

@@ -56,6 +56,28 @@ def create_driver(config: dict[str, Any] | S3Config) -> BaseS3Driver:
     return driver_class(config.get("driver") or "s5cmd")(config)
 
 
+def unknown_driver_config(config: S3Config) -> str | None:
+    """A one-line warning naming the ``driver_config`` keys no driver reads (a typo such as
+    ``timeoutt``) and the options of the chosen one, or None. Drivers declare their options in
+    ``CONFIG_KEYS``; a key another built-in driver reads passes, since a config written
+    for one driver is commonly run with ``--driver`` another."""
+    known = driver_class(config.driver).CONFIG_KEYS
+    unknown = [key for key in config.driver_config if known is not None and key not in known]
+    for name in _BUILTIN_DRIVERS:           # only imported while some key is unaccounted for
+        if not unknown:
+            return None
+        try:
+            theirs = driver_class(name).CONFIG_KEYS or ()
+        except ChopsticksError:             # a built-in whose dependency is missing
+            continue
+        unknown = [key for key in unknown if key not in theirs]
+    if not unknown:
+        return None
+    where = f"{config.path}: " if config.path else ""
+    return (f"{where}driver_config {'keys' if len(unknown) > 1 else 'key'} {', '.join(map(repr, unknown))} "
+            f"ignored: not an option of the {config.driver!r} driver (its options: {', '.join(known) or 'none'})")
+
+
 def _import_driver(name: str, target: str) -> type[BaseS3Driver]:
     """Import ``module:Class`` and check that it is a BaseS3Driver subclass."""
     module_name, _, class_name = target.partition(":")

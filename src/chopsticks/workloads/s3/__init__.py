@@ -1,7 +1,6 @@
 """S3 scenarios: S3Workload and its client, the 0.x driver API with every call timed and recorded."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from chopsticks.backends.s3 import S3Target, ensure_bucket
@@ -38,38 +37,38 @@ class S3Client(TimedClient):
 
     error_name = staticmethod(error_code_name)
 
-    def _done(self, op: int, t0: int, ok: bool, nbytes: int) -> None:
-        self._record(op, t0, ok, nbytes, error_code(self.driver.last_error))
+    def _done(self, call, ok: bool, nbytes: int) -> None:
+        self._end(call, ok, nbytes, error_code(self.driver.last_error))
 
     def upload(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> bool:
-        t0 = time.monotonic_ns()
+        call = self._begin(UPLOAD)
         ok = self.driver.upload(key, data, metadata)
-        self._done(UPLOAD, t0, ok, len(data))
+        self._done(call, ok, len(data))
         return ok
 
     def download(self, key: str) -> bytes | None:
-        t0 = time.monotonic_ns()
+        call = self._begin(DOWNLOAD)
         data = self.driver.download(key)
-        self._done(DOWNLOAD, t0, data is not None, len(data or b""))
+        self._done(call, data is not None, len(data or b""))
         return data
 
     def delete(self, key: str) -> bool:
-        t0 = time.monotonic_ns()
+        call = self._begin(DELETE)
         ok = self.driver.delete(key)
-        self._done(DELETE, t0, ok, 0)
+        self._done(call, ok, 0)
         return ok
 
     def list_objects(self, prefix: str | None = None, max_keys: int = 1000) -> list[str]:
         before = self.driver.last_error
-        t0 = time.monotonic_ns()
+        call = self._begin(LIST)
         keys = self.driver.list_objects(prefix or "", max_keys)
-        self._done(LIST, t0, listing_ok(keys, before, self.driver.last_error), 0)
+        self._done(call, listing_ok(keys, before, self.driver.last_error), 0)
         return keys
 
     def head_object(self, key: str) -> dict[str, Any] | None:
-        t0 = time.monotonic_ns()
+        call = self._begin(HEAD)
         info = self.driver.head_object(key)
-        self._done(HEAD, t0, info is not None, 0)
+        self._done(call, info is not None, 0)
         return info
 
     def close(self) -> None:
@@ -78,7 +77,8 @@ class S3Client(TimedClient):
 
 class S3Workload(Workload):
     """Base of S3 scenarios: `self.client` (upload, download, delete, list_objects, head_object),
-    `self.config` (the workload config) and `self.bucket`."""
+    `self.config` (the workload config) and `self.bucket`; for chopsticks 0.x scenarios also
+    `self.driver_name` and `self.uploaded_keys` (an empty list to fill)."""
 
     client_class = S3Client
     abstract = True
@@ -87,3 +87,5 @@ class S3Workload(Workload):
         super().__init__(client, index, seed, payloads)
         self.config = client.config
         self.bucket = client.config.bucket
+        self.driver_name = client.config.driver
+        self.uploaded_keys: list[str] = []

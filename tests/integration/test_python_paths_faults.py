@@ -1,0 +1,125 @@
+"""The Python-thread paths (`chopsticks run`, `bench s3` with a Python driver) against an RGW that
+stops answering (SIGSTOP) or dies (SIGKILL) mid-run: the run still ends by its deadline +
+--op-timeout + a grace, what was in flight is counted as stalled, the result is whole (not
+partial), and a cleanup that could not finish says so in one line.
+
+They pause and kill the lab's RGW (chopsticks.lab.fault) and put it back before they end: run them
+against a lab of your own (CHOPSTICKS_LAB_DIR), never one other people use."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import boto3
+import pytest
+
+from helpers.engine_cli import CHOPSTICKS, load_json, wait_for_progress
+
+from chopsticks.lab import LabInfo, fault
+
+RGW = "client.rgw.lab"
+DURATION_S, OP_TIMEOUT_S = 12, 3
+# Deadline + op-timeout, then 0.5 s for calls in flight and up to 3 s of cleanup (backends/threads.py);
+# the engine kills workers at 5 s past deadline + op-timeout, which would make the result partial.
+BOUND_S = DURATION_S + OP_TIMEOUT_S + 5
+
+
+def wait_rgw_answers(lab, timeout_s=60.0) -> None:
+    s3 = boto3.client("s3", endpoint_url=lab.s3_endpoint, aws_access_key_id=lab.access_key,
+                      aws_secret_access_key=lab.secret_key, region_name="us-east-1")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            s3.head_bucket(Bucket=lab.bucket)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+@pytest.fixture
+def rgw(lab):
+    """RGW's pid; whatever a test did to it, it runs and answers again afterwards."""
+    yield LabInfo.load(lab.dir).pids[RGW]
+    info = LabInfo.load(lab.dir)
+    try:
+        fault.resume(info, RGW)
+    except Exception:               # killed: start it again
+        fault.restart(info, RGW)
+    wait_rgw_answers(lab)
+
+
+def boto3_config(tmp_path, lab):
+    path = tmp_path / "s3.yaml"
+    path.write_text(f"endpoint: {lab.s3_endpoint}\naccess_key: {lab.access_key}\nsecret_key: {lab.secret_key}\n"
+                    f"bucket: {lab.bucket}\ndriver: boto3\n")
+    return path
+
+
+def run_with_rgw_stopped(rgw_pid: int, *args, signum=signal.SIGSTOP) -> tuple[subprocess.CompletedProcess, float]:
+    """Start chopsticks, stop RGW 3 s after its first progress line and wait (RGW stays stopped);
+    the seconds from the start of the run to the exit."""
+    proc = subprocess.Popen([*CHOPSTICKS, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = wait_for_progress(proc)
+        started = time.monotonic() - int(re.match(r"\[\s*(\d+)s", line).group(1))
+        time.sleep(3)
+        os.kill(rgw_pid, signum)
+        out, err = proc.communicate(timeout=120)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def check_bounded(r, took, out):
+    assert took < BOUND_S, f"took {took:.1f}s: {r.stderr}"
+    assert r.returncode == 4, r.stdout + r.stderr                   # stalled ops, not a partial result (3)
+    doc = load_json(out)
+    assert doc["partial"] is False and all(w["state"] == "done" for w in doc["workers"]), doc["notes"]
+    assert doc["summary"][-1]["stalled"] > 0 and doc["summary"][-1]["ops"] > 0
+    return doc
+
+
+def test_a_scenario_run_is_bounded_when_rgw_stops_answering(lab, rgw, tmp_path):
+    out = tmp_path / "r.json"
+    r, took = run_with_rgw_stopped(rgw, "run", "-f", "s3_small_objects", "--workload-config",
+                                   boto3_config(tmp_path, lab), "--headless", "-u", 4, "-r", 20,
+                                   "-t", f"{DURATION_S}s", "--op-timeout", f"{OP_TIMEOUT_S}s", "--json", out,
+                                   "--no-save")
+    doc = check_bounded(r, took, out)
+    stalled = {row["op"]: row["stalled"] for row in doc["summary"][:-1] if row["stalled"]}
+    assert set(stalled) <= {"upload", "download", "head"} and sum(stalled.values()) == 4     # each user's stuck call
+
+
+def test_a_python_driver_bench_is_bounded_and_its_cleanup_says_what_is_left(lab, rgw, tmp_path):
+    out = tmp_path / "r.json"
+    r, took = run_with_rgw_stopped(rgw, "bench", "s3", "--workload-config", boto3_config(tmp_path, lab),
+                                   "--op", "mixed", "--procs", 1, "--concurrency", 4, "--objects", 3,
+                                   "-t", f"{DURATION_S}s", "--op-timeout", f"{OP_TIMEOUT_S}s", "--json", out,
+                                   "--no-save")
+    doc = check_bounded(r, took, out)
+    assert doc["summary"][-1]["stalled"] == 4                       # each client thread's call in flight
+    lines = [line for line in r.stderr.splitlines() if "cleanup" in line]
+    assert len(lines) == 1 and "cleanup of worker 0:" in lines[0] and "were not deleted: no reply in time" in lines[0]
+
+
+def test_after_rgw_died_cleanup_and_set_up_fail_in_one_line(lab, rgw, tmp_path):
+    """RGW killed mid-run: the cleanup says in one line why objects are left; a new run's set-up
+    fails in one line. (The fixture starts RGW again.)"""
+    config = boto3_config(tmp_path, lab)
+    out = tmp_path / "r.json"
+    r, took = run_with_rgw_stopped(rgw, "bench", "s3", "--workload-config", config, "--op", "put", "--procs", 1,
+                                   "--concurrency", 2, "-t", f"{DURATION_S}s", "--op-timeout", f"{OP_TIMEOUT_S}s",
+                                   "--json", out, "--no-save", signum=signal.SIGKILL)
+    assert r.returncode == 4, r.stdout + r.stderr                   # the puts after RGW died failed
+    lines = [line for line in r.stderr.splitlines() if "cleanup" in line]
+    assert len(lines) == 1 and "were not deleted: connection: EndpointConnectionError" in lines[0], r.stderr
+    again = subprocess.run([*CHOPSTICKS, "bench", "s3", "--workload-config", str(config), "-t", "2s", "--no-save"],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1
+    assert again.stderr.splitlines() == [again.stderr.strip()]      # one line: no driver log line, no "further errors"
+    assert again.stderr.startswith("chopsticks: error: S3 bucket 'chopsticks' at ") and "connection" in again.stderr
