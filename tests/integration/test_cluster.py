@@ -113,7 +113,7 @@ def check_merge(tmp_path, result, hosts=("host-a", "host-b")) -> dict:
 
 def outputs(tmp_path) -> list:
     return ["--json", tmp_path / "r.json", "--csv", tmp_path / "r.csv", "--timeseries-csv", tmp_path / "ts.csv",
-            "--progress", "plain"]
+            "--progress", "plain", "--no-save"]
 
 
 def test_local_cluster_merges_exactly(tmp_path):
@@ -207,7 +207,7 @@ def check_lost_host(scheduler: str, tmp_path) -> None:
     try:
         wait_connected(scheduler, 2)
         client = subprocess.Popen([*CHOPSTICKS, "bench", "null", "--cluster", scheduler, "--hosts", "2", "--procs", "1",
-                                   "-t", "8s", "--json", tmp_path / "r.json", "--progress", "plain"],
+                                   "-t", "8s", "--json", tmp_path / "r.json", "--progress", "plain", "--no-save"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for_progress(client)
         engine = engine_pids(workers[1].pid)
@@ -232,7 +232,7 @@ def check_lost_host(scheduler: str, tmp_path) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_stop_signal_on_the_client_drains_every_host(tmp_path, signum):
     client = subprocess.Popen([*CHOPSTICKS, "bench", "null", "--cluster", "local:2", "--procs", "1", "-t", "60s",
-                               "--json", tmp_path / "r.json", "--progress", "plain"],
+                               "--json", tmp_path / "r.json", "--progress", "plain", "--no-save"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_progress(client)
     client.send_signal(signum)
@@ -296,7 +296,7 @@ def test_leader_and_worker_flags_of_0x(lab, tmp_path):
     common = ["-f", str(scenario), "--scenario-config", str(config), "--workload-config", str(lab.s3_config)]
     leader = subprocess.Popen([*CHOPSTICKS, "run", *common, "--headless", "--users", "2", "--spawn-rate", "20",
                                "--duration", "2s", "--leader", "--expect-workers", "2", "--leader-bind",
-                               f"127.0.0.1:{port}", "--json", tmp_path / "r.json", "--progress", "plain"],
+                               f"127.0.0.1:{port}", "--json", tmp_path / "r.json", "--progress", "plain", "--no-save"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     workers = [subprocess.Popen([*CHOPSTICKS, "run", *common, "--worker", "--leader-host", f"127.0.0.1:{port}"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=QUIET_DASK)
