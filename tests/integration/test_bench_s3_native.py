@@ -100,29 +100,28 @@ def test_wrong_secret_is_a_one_line_auth_error(lab, tmp_path):
     assert "not-the-secret" not in r.stderr
 
 
-@pytest.fixture
-def hanging_up_server():
-    """A loopback HTTP server that answers every request 200 and drops each connection, without
-    a word, after its third reply; yields its port."""
+def answer_three(conn) -> None:
+    """Answer conn's first three requests 200 (bodies read and dropped), then return."""
+    for _ in range(3):
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            request += chunk
+        head, _, body = request.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(body) < length:
+            body += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+
+def loopback_server(serve) -> socket.socket:
+    """A listening loopback socket whose connections are each served by serve(conn) in a thread."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(64)
-
-    def serve(conn: socket.socket) -> None:
-        with conn:
-            for _ in range(3):
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    request += chunk
-                head, _, body = request.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                while len(body) < length:
-                    body += conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 
     def accept() -> None:
         while True:
@@ -133,6 +132,18 @@ def hanging_up_server():
             threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def hanging_up_server():
+    """A loopback HTTP server that answers every request 200 and drops each connection, without
+    a word, after its third reply; yields its port."""
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            answer_three(conn)
+
+    server = loopback_server(serve)
     yield server.getsockname()[1]
     server.close()
 
@@ -158,9 +169,6 @@ def vanishing_server():
     """A loopback keep-alive HTTP server that answers its first 200 requests (4 KiB bodies to
     GETs), then closes its listening socket and every connection: from then on connects are
     refused, as with RGW stopped. Yields its port."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
     left, lock, conns = [200], threading.Lock(), []
 
     def vanish() -> None:
@@ -169,6 +177,7 @@ def vanishing_server():
             conn.shutdown(socket.SHUT_RDWR)
 
     def serve(conn: socket.socket) -> None:
+        conns.append(conn)
         try:
             answer(conn)
         except OSError:                         # the connection was shut down
@@ -195,16 +204,7 @@ def vanishing_server():
             body = b"x" * 4096 if head.startswith(b"GET ") else b""
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            conns.append(conn)
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
+    server = loopback_server(serve)
     yield server.getsockname()[1]
     server.close()
 
@@ -267,11 +267,9 @@ def test_verify_false_runs_with_one_warning(lab, tmp_path):
 def tls_hanging_up_server(lab):
     """hanging_up_server over TLS with the lab's certificate for 127.0.0.1: each connection is
     dropped without close_notify after its third reply; yields its port."""
+    tls_config_of(lab)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(lab.dir / "tls" / "server.crt", lab.dir / "tls" / "server.key")
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
 
     def serve(raw: socket.socket) -> None:
         try:
@@ -282,31 +280,7 @@ def tls_hanging_up_server(lab):
         finally:
             raw.close()
 
-    def answer_three(conn) -> None:
-        for _ in range(3):
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                request += chunk
-            head, _, body = request.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)
-            while len(body) < length:
-                body += conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    tls_config_of(lab)
-    threading.Thread(target=accept, daemon=True).start()
+    server = loopback_server(serve)
     yield server.getsockname()[1]
     server.close()
 
