@@ -310,6 +310,10 @@ class _ClusterRun:
             if h.index in self.results:
                 r = self.results[h.index]
                 out = dataclasses.replace(r["outcome"], plan=dataclasses.replace(host_plan, cpus=r["outcome"].plan.cpus))
+                if r["stop_reason"] and self.signum is None and not self.stopper.requested:
+                    # it stopped by itself: say why instead of the engine's "interrupted by a stop request"
+                    out.notes = [f"stopped early: {r['stop_reason']}" if n.startswith("interrupted by") else n
+                                 for n in out.notes]
                 first = r["first_op_at"] - h.clock_offset_s if r["first_op_at"] else self.first_op_at.get(h.index)
                 results.append(HostResult(h, out, first))
             else:

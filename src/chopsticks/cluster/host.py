@@ -23,8 +23,6 @@ CONTROL_POLL_S = 0.05           # until the start: the start instant must arrive
 CONTROL_POLL_RUNNING_S = 0.5    # after it: a stop reaches the host within this (+ a tick)
 CONTROL_STALE_S = 10.0          # no heartbeat from the client for this long: it is gone, stop
 FIRST_OP_POLL_S = 0.0002
-
-
 HOST_CPUS_ENV = "CHOPSTICKS_HOST_CPUS"   # set by `chopsticks worker --cpus`: the CPUs the engine may use here
 
 
