@@ -14,6 +14,7 @@ import numpy as np
 cimport numpy as cnp
 
 from chopsticks._fast.librados cimport *
+from chopsticks._fast.cluster cimport connect_cluster
 from chopsticks._fast.histogram cimport record_error, record_stall, now_ns, NBUCKETS, N_PHASES, ERR_CODES, TS_FIELDS
 from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, unsubmit, wait_ns,
                                      record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)
@@ -118,26 +119,9 @@ cdef class PoolConnection:
     def __init__(self, str conf, str client_name, str keyring, str pool, str namespace="",
                  int connect_timeout_s=10, bint create_pool=False):
         cdef int r
-        cdef bytes b_pool = pool.encode(), b_timeout = str(connect_timeout_s).encode()
+        cdef bytes b_pool = pool.encode()
         cdef const char *c_pool = b_pool
-        cdef char fsid_buf[64]
-        r = rados_create2(&self.cluster, b"ceph", client_name.encode(), 0)
-        if r < 0:
-            raise RadosError(-r, "conf", f"rados_create2({client_name})")
-        r = rados_conf_read_file(self.cluster, conf.encode())
-        if r < 0:
-            raise RadosError(-r, "conf", f"reading {conf}")
-        if keyring:
-            rados_conf_set(self.cluster, b"keyring", keyring.encode())
-        # Fail fast on an unreachable cluster instead of librados's 300 s default.
-        rados_conf_set(self.cluster, b"client_mount_timeout", b_timeout)
-        rados_conf_set(self.cluster, b"rados_mon_op_timeout", b_timeout)
-        with nogil:
-            r = rados_connect(self.cluster)
-        if r < 0:
-            raise RadosError(-r, "connect", f"connecting to the cluster of {conf} as {client_name}")
-        if rados_cluster_fsid(self.cluster, fsid_buf, sizeof(fsid_buf)) >= 0:
-            self.fsid = fsid_buf.decode()
+        self.fsid = connect_cluster(&self.cluster, conf, client_name, keyring, connect_timeout_s, RadosError)
         if create_pool and rados_pool_lookup(self.cluster, c_pool) < 0:
             self._create_pool(pool)
         r = rados_ioctx_create(self.cluster, c_pool, &self.ioctx)

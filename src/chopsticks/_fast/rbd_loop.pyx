@@ -10,6 +10,7 @@ cimport numpy as cnp
 
 from chopsticks._fast.librados cimport *
 from chopsticks._fast.librbd cimport *
+from chopsticks._fast.cluster cimport connect_cluster
 from chopsticks._fast.histogram cimport record_error, record_stall, now_ns
 from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, unsubmit, wait_ns,
                                      record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)
@@ -59,30 +60,11 @@ cdef class Connection:
     def __init__(self, str conf, str client_name, str keyring, str pool, str image,
                  int connect_timeout_s=10, bint create=False, uint64_t create_size=0, bint flush_on_open=False):
         cdef int r
-        cdef bytes b_name = client_name.encode(), b_conf = conf.encode(), b_pool = pool.encode()
-        cdef bytes b_image = image.encode()
-        cdef bytes b_timeout = str(connect_timeout_s).encode()
+        cdef bytes b_pool = pool.encode(), b_image = image.encode()
         cdef const char *c_image = b_image
-        cdef char fsid_buf[64]
         cdef int order = 0
         cdef rbd_image_info_t info
-        r = rados_create2(&self.cluster, b"ceph", b_name, 0)
-        if r < 0:
-            raise RbdError(-r, "conf", f"rados_create2({client_name})")
-        r = rados_conf_read_file(self.cluster, b_conf)
-        if r < 0:
-            raise RbdError(-r, "conf", f"reading {conf}")
-        if keyring:
-            rados_conf_set(self.cluster, b"keyring", keyring.encode())
-        # Fail fast on an unreachable cluster instead of librados's 300 s default.
-        rados_conf_set(self.cluster, b"client_mount_timeout", b_timeout)
-        rados_conf_set(self.cluster, b"rados_mon_op_timeout", b_timeout)
-        with nogil:
-            r = rados_connect(self.cluster)
-        if r < 0:
-            raise RbdError(-r, "connect", f"connecting to the cluster of {conf} as {client_name}")
-        if rados_cluster_fsid(self.cluster, fsid_buf, sizeof(fsid_buf)) >= 0:
-            self.fsid = fsid_buf.decode()
+        self.fsid = connect_cluster(&self.cluster, conf, client_name, keyring, connect_timeout_s, RbdError)
         r = rados_ioctx_create(self.cluster, b_pool, &self.ioctx)
         if r < 0:
             raise RbdError(-r, "pool", f"opening pool '{pool}'")
