@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -95,16 +96,32 @@ def test_a_scenario_run_is_bounded_when_rgw_stops_answering(lab, rgw, tmp_path):
     assert set(stalled) <= {"upload", "download", "head"} and sum(stalled.values()) == 4     # each user's stuck call
 
 
-def test_a_python_driver_bench_is_bounded_and_its_cleanup_says_what_is_left(lab, rgw, tmp_path):
+def clients_left(lab) -> list[str]:
+    """Command lines of processes still talking to the lab's gateway from a client binary (s5cmd)."""
+    left = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[0].endswith(b"s5cmd") and lab.s3_endpoint.encode() in argv:
+            left.append(b" ".join(argv).decode(errors="replace"))
+    return left
+
+
+@pytest.mark.parametrize("driver", ["boto3", "s5cmd"])
+def test_a_python_driver_bench_is_bounded_and_its_cleanup_says_what_is_left(lab, rgw, tmp_path, driver):
     out = tmp_path / "r.json"
     r, took = run_with_rgw_stopped(rgw, "bench", "s3", "--workload-config", boto3_config(tmp_path, lab),
-                                   "--op", "mixed", "--procs", 1, "--concurrency", 4, "--objects", 3,
+                                   "--driver", driver, "--op", "mixed", "--procs", 1, "--concurrency", 4, "--objects", 3,
                                    "-t", f"{DURATION_S}s", "--op-timeout", f"{OP_TIMEOUT_S}s", "--json", out,
                                    "--no-save")
     doc = check_bounded(r, took, out)
     assert doc["summary"][-1]["stalled"] == 4                       # each client thread's call in flight
     lines = [line for line in r.stderr.splitlines() if "cleanup" in line]
     assert len(lines) == 1 and "cleanup of worker 0:" in lines[0] and "were not deleted: no reply in time" in lines[0]
+    time.sleep(1)
+    assert clients_left(lab) == []      # an s5cmd left waiting on the gateway dies with its worker
 
 
 def test_after_rgw_died_cleanup_and_set_up_fail_in_one_line(lab, rgw, tmp_path):

@@ -6,11 +6,13 @@ compatible default, not the fast path.
 """
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from datetime import datetime
@@ -30,6 +32,15 @@ _TLS = re.compile(r"x509: |tls: ", re.IGNORECASE)
 _CONNECTION = re.compile(r"connection refused|connection reset|no such host|dial tcp|broken pipe|EOF", re.IGNORECASE)
 # What s5cmd says when a listing matches nothing; for list_objects that is an empty result.
 _NOTHING_LISTED = b"no object found"
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl     # resolved here: the child only calls it
+
+
+def _die_with_caller() -> None:
+    """In the s5cmd child, before exec: SIGKILL when the thread that started it ends. A thread
+    stuck in a call is left behind at the end of a run (backends/threads.py) and ends with its
+    worker process; its s5cmd, still waiting on a gateway, must not outlive it and PUT later."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def find_s5cmd(name_or_path: str = "s5cmd") -> str:
@@ -134,7 +145,7 @@ class S5cmdDriver(BaseS3Driver):
         descriptor s5cmd reads."""
         try:
             done = subprocess.run(self._argv + args, stdin=stdin, capture_output=True, env=self._env,
-                                  timeout=self.timeout_s, check=False)
+                                  timeout=self.timeout_s, check=False, preexec_fn=_die_with_caller)
         except subprocess.TimeoutExpired:
             self.record_error(operation, DriverError("timeout", "Timeout", f"s5cmd {args[0]} took over {self.timeout_s} s"))
             return None
