@@ -23,6 +23,10 @@ RwMixRead = Annotated[int, typer.Option("--rwmixread", min=0, max=100, help="% r
 Pattern = Annotated[str, typer.Option("--pattern", help="Write payload: random | zero | compressible:PCT (PCT% of each 4 KiB zero).")]
 Offset = Annotated[str, typer.Option("--offset", help="First byte of the range to cover.")]
 Span = Annotated[Optional[str], typer.Option("--span", help="Bytes of the range to cover (default: to the end).")]
+CephConf = Annotated[Optional[str], typer.Option("--conf", "-c", help="ceph.conf (default: the running `chopsticks lab`, $CEPH_CONF, /etc/ceph/ceph.conf).")]
+ClientId = Annotated[str, typer.Option("--id", help="Ceph client id (client.<id>).")]
+Keyring = Annotated[Optional[str], typer.Option("--keyring", help="Keyring file (default: from the conf).")]
+ConnectTimeout = Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the cluster.")]
 
 
 def _block_io(bs: str, rw: str, rwmixread: int, pattern: str, offset: str, span: Optional[str],
@@ -51,12 +55,12 @@ def _block_io(bs: str, rw: str, rwmixread: int, pattern: str, offset: str, span:
 def rbd(
     pool: Annotated[str, typer.Option("--pool", help="RBD pool.")] = "rbd",
     image: Annotated[str, typer.Option("--image", help="RBD image (with --image-per-proc: prefix of <image>-<n>).")] = "test",
-    conf: Annotated[Optional[str], typer.Option("--conf", "-c", help="ceph.conf (default: the running `chopsticks lab`, $CEPH_CONF, /etc/ceph/ceph.conf).")] = None,
-    client_id: Annotated[str, typer.Option("--id", help="Ceph client id (client.<id>).")] = "admin",
-    keyring: Annotated[Optional[str], typer.Option("--keyring", help="Keyring file (default: from the conf).")] = None,
+    conf: CephConf = None,
+    client_id: ClientId = "admin",
+    keyring: Keyring = None,
     image_per_proc: Annotated[bool, typer.Option("--image-per-proc", help="Worker n uses its own image <image>-<n>.")] = False,
     create: Annotated[Optional[str], typer.Option("--create", help="Create missing images of this size (e.g. 1G).")] = None,
-    connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the cluster.")] = 10,
+    connect_timeout: ConnectTimeout = 10,
     rbd_cache: Annotated[bool, typer.Option("--rbd-cache/--no-rbd-cache", help="Flush once after open, as fio and rbd bench do, so librbd's cache runs in its configured mode (writes may complete before the OSDs ack). Default: off, writes complete when the OSDs ack (like fio direct=1).")] = False,
     bs: Bs = "4k", rw: Rw = "randwrite", rwmixread: RwMixRead = 50, pattern: Pattern = "random",
     offset: Offset = "0", span: Span = None, verify: Verify = False, pin: common.Pin = "process",
@@ -210,9 +214,9 @@ def rados(
     pool: Annotated[str, typer.Option("--pool", help="RADOS pool.")] = "chopsticks",
     namespace: Annotated[str, typer.Option("--namespace", help="Object namespace in the pool (default: none).")] = "",
     create_pool: Annotated[bool, typer.Option("--create-pool", help="Create the pool if missing (tagged for application 'rados').")] = False,
-    conf: Annotated[Optional[str], typer.Option("--conf", "-c", help="ceph.conf (default: the running `chopsticks lab`, $CEPH_CONF, /etc/ceph/ceph.conf).")] = None,
-    client_id: Annotated[str, typer.Option("--id", help="Ceph client id (client.<id>).")] = "admin",
-    keyring: Annotated[Optional[str], typer.Option("--keyring", help="Keyring file (default: from the conf).")] = None,
+    conf: CephConf = None,
+    client_id: ClientId = "admin",
+    keyring: Keyring = None,
     op: Annotated[str, typer.Option("--op", help="write | read | stat | delete | mixed.")] = "write",
     mix: Annotated[str, typer.Option("--mix", help="Weights for --op mixed.")] = "write=30,read=70",
     size: Annotated[str, typer.Option("--size", help="Object size, or a range MIN-MAX each write draws from uniformly (4k, 4M, 4k-64k); reads read up to MAX.")] = "4k",
@@ -220,7 +224,7 @@ def rados(
     access: Annotated[str, typer.Option("--access", help="seq (object after object, as rados bench seq) | rand.")] = "rand",
     prefix: Annotated[str, typer.Option("--prefix", help="Object name prefix.")] = "chopsticks",
     cleanup: Annotated[bool, typer.Option("--cleanup/--no-cleanup", help="Remove the objects the run wrote or prefilled.")] = True,
-    connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the cluster.")] = 10,
+    connect_timeout: ConnectTimeout = 10,
     procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
     ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
