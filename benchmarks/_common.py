@@ -41,6 +41,22 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, cpus: str | 
     return proc.stdout, wall, cpu
 
 
+def use_lab(args):
+    """Unless --conf was given: point args.conf/keyring at the running lab and return it (None
+    with --conf); exit if there is neither."""
+    from chopsticks.lab import find_running
+
+    if args.conf:
+        return None
+    lab = find_running(args.lab_dir)
+    if lab is None:
+        sys.exit("no running chopsticks lab found and no --conf given; this script starts none "
+                 "(chopsticks lab up --dir DIR, then --lab-dir DIR)")
+    args.conf, args.keyring = str(lab.conf), args.keyring or str(lab.keyring)
+    print(f"using the lab in {lab.dir}")
+    return lab
+
+
 def ceph_env(args) -> dict[str, str]:
     """Environment that points the Ceph CLIs and fio's rbd engine at args.conf as client args.id
     (with args.keyring when given)."""

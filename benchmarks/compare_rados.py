@@ -16,8 +16,7 @@ import re
 import sys
 
 from _common import (ToolFailed, alternate, ceph_env, median, of_tool, ratio_text, ratios, record, run_chopsticks,
-                     run_fio, run_measured, save_json, table)
-from chopsticks.lab import find_running
+                     run_fio, run_measured, save_json, table, use_lab)
 from chopsticks.units import parse_size
 
 RUN_NAME = "chopsticks-compare"     # rados bench's objects and metadata, removed at the end
@@ -44,17 +43,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--mode", default="write,rand", help="comma-separated: write, rand")
     p.add_argument("--json-out", help="save every run's figures here")
     return p.parse_args()
-
-
-def resolve_target(args) -> None:
-    """Fill conf/keyring from the running lab unless --conf was given; exit if neither."""
-    if not args.conf:
-        lab = find_running(args.lab_dir)
-        if lab is None:
-            sys.exit("no running chopsticks lab found and no --conf given; this script starts none "
-                     "(chopsticks lab up --dir DIR, then --lab-dir DIR)")
-        args.conf, args.keyring = str(lab.conf), args.keyring or str(lab.keyring)
-        print(f"using the lab in {lab.dir}")
 
 
 def chopsticks_args(args, *extra: str) -> list[str]:
@@ -124,7 +112,7 @@ def report(mode: str, records: list[dict]) -> str:
 
 def main() -> None:
     args = parse_args()
-    resolve_target(args)
+    use_lab(args)
     args.modes = args.mode.split(",")
     if not set(args.modes) <= FIO_RW.keys():
         sys.exit(f"modes are {', '.join(FIO_RW)}, got {args.mode}")

@@ -12,8 +12,7 @@ import re
 import sys
 
 from _common import (ToolFailed, alternate, ceph_env, median, of_tool, ratio_text, ratios, record, run_chopsticks,
-                     run_fio, run_measured, save_json, table)
-from chopsticks.lab import find_running
+                     run_fio, run_measured, save_json, table, use_lab)
 from chopsticks.units import parse_size
 
 RBD_BENCH_IO = {"randwrite": ("write", "rand"), "randread": ("read", "rand"),
@@ -56,14 +55,9 @@ def parse_args() -> argparse.Namespace:
 
 def resolve_target(args) -> None:
     """Fill conf/keyring/pool/image from the running lab unless --conf was given; exit if neither."""
-    if not args.conf:
-        lab = find_running(args.lab_dir)
-        if lab is None:
-            sys.exit("no running chopsticks lab found and no --conf given; this script starts none "
-                     "(chopsticks lab up --dir DIR, then --lab-dir DIR)")
-        args.conf, args.keyring = str(lab.conf), args.keyring or str(lab.keyring)
+    lab = use_lab(args)
+    if lab:
         args.pool, args.image = args.pool or lab.pool, args.image or lab.image
-        print(f"using the lab in {lab.dir}")
     args.pool, args.image = args.pool or "rbd", args.image or "test"
 
 
