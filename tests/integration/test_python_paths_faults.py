@@ -20,7 +20,7 @@ from helpers.engine_cli import CHOPSTICKS, load_json, wait_for_progress
 from chopsticks.lab import LabInfo, fault
 
 RGW = "client.rgw.lab"
-DURATION_S, OP_TIMEOUT_S = 12, 3
+DURATION_S, OP_TIMEOUT_S = 7, 2
 # Deadline + op-timeout, then 0.5 s for calls in flight and up to 3 s of cleanup (backends/threads.py);
 # the engine kills workers at 5 s past deadline + op-timeout, which would make the result partial.
 BOUND_S = DURATION_S + OP_TIMEOUT_S + 5
