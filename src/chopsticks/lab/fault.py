@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from chopsticks.errors import ChopsticksError
+from chopsticks.lab.cluster import _run   # a Ceph tool without the caller's CEPH_* env, bounded
 from chopsticks.lab.processes import is_lab_process, read_pid_files, stop, wait_exited
 from chopsticks.lab.state import LabInfo
 
@@ -87,7 +88,8 @@ def restart(info: LabInfo, name: str) -> tuple[LabInfo, int]:
         stop([pid], info.conf, OSD_STOP_GRACE_S if name.startswith("osd.") else None)
     log_dir = info.dir / "log"
     with open(log_dir / f"{name}.out", "ab") as out:
-        proc = _run([_binary(name), "-c", str(info.conf), "-n", name], stdout=out, stderr=subprocess.STDOUT)
+        proc = _run([_binary(name), "-c", str(info.conf), "-n", name], CEPH_TIMEOUT_S, stdout=out,
+                    stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise ChopsticksError(f"{name} did not start (exit {proc.returncode}); see {log_dir / f'{name}.log'}")
     run_dir = info.dir / "run"
@@ -147,20 +149,11 @@ def _up_since(info: LabInfo, osd_id: int) -> int:
 
 def _ceph(info: LabInfo, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     argv = ["ceph", "-c", str(info.conf), "--connect-timeout", "10", *args]
-    proc = _run(argv, capture_output=True, text=True)
+    proc = _run(argv, CEPH_TIMEOUT_S, capture_output=True, text=True)
     if check and proc.returncode != 0:
         detail = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
         raise ChopsticksError(f"`ceph {' '.join(args)}` failed (exit {proc.returncode}): {detail}")
     return proc
-
-
-def _run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
-    """Run a Ceph tool or daemon launcher with the lab's own settings only (no caller CEPH_* env)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CEPH_")}
-    try:
-        return subprocess.run(argv, stdin=subprocess.DEVNULL, env=env, timeout=CEPH_TIMEOUT_S, **kwargs)
-    except subprocess.TimeoutExpired:
-        raise ChopsticksError(f"`{' '.join(argv[:4])} ...` did not finish within {CEPH_TIMEOUT_S} s") from None
 
 
 def _wait(done: Callable[[], bool], timeout_s: float, what: str) -> None:
