@@ -13,6 +13,7 @@ cdef int tls_setup(TlsEndpoint *t, str host, bint host_is_ip, str ca_bundle, bin
     if t.ctx == NULL:
         raise MemoryError("SSL_CTX_new")
     libssl.SSL_CTX_set_mode(t.ctx, libssl.SSL_MODE_ENABLE_PARTIAL_WRITE | libssl.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER)
+    t.verify = verify
     if not verify:
         libssl.SSL_CTX_set_verify(t.ctx, libssl.SSL_VERIFY_NONE, NULL)
     else:
@@ -72,7 +73,7 @@ cdef int tls_failure(TlsEndpoint *t, Conn *c, int ret) noexcept nogil:
         c.tls_wants = EPOLLOUT
         return 0
     ERR_clear_error()
-    if c.state == CONN_TLS_HANDSHAKE:
+    if c.state == CONN_TLS_HANDSHAKE and t.verify:    # (unchecked, a chain still has a result)
         verified = libssl.SSL_get_verify_result(c.ssl)
         if verified != X509_V_OK:
             t.verify_result = verified
