@@ -1,7 +1,6 @@
 """The scenario API (task weights and tags, wait times, payloads, scenario parameters, loading a
 scenario file, the timed clients, chopsticks 0.x's names) and the scenario session run in-process
 with the mock S3 driver."""
-import datetime
 import random
 import sys
 import textwrap
