@@ -101,7 +101,7 @@ cdef void _on_complete(rados_completion_t c, void *arg) noexcept nogil:
     # wakes on the eventfd and reaps every slot stamped since, in any order. Waiting on the oldest
     # op instead (rados_aio_wait_for_complete_and_cb, no eventfd) was measured on the lab, 4 KiB,
     # QD16, 3 alternated rounds of 10 s: writes 3,939 vs 5,848 IOPS, reads 10,060 vs 17,079, and
-    # more worker CPU per op (26.3 vs 22.4 µs, 28.2 vs 18.4): an op done behind a slower one waits
+    # more worker CPU per op (26.3 vs 23.9 µs, 28.2 vs 18.4): an op done behind a slower one waits
     # to be replaced, so fewer are in flight. That wait also has no timeout, which the stall scan
     # and rate mode's schedule need.
     cdef Slot *s = <Slot *>arg
