@@ -59,6 +59,8 @@ def status(dir: Path | None = DIR_OPTION) -> None:
     typer.echo(f"  mon            {report['mon_addr']}")
     typer.echo(f"  s3 endpoint    {report['s3_endpoint']}")
     info = lab.LabInfo.load(resolve_dir(dir))
+    if info.s3_tls_config:
+        typer.echo(f"  s3 https       {info.s3_tls_endpoint} ({info.s3_tls_config})")
     for label, path in _files(info):
         typer.echo(f"  {label:<15}{path}")
     typer.echo(_use_line(info))
