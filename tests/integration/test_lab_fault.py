@@ -1,11 +1,12 @@
-"""`chopsticks lab fault` on the session's lab: each fault does what it says to exactly the lab's
-daemon, and every test leaves the lab as it found it (all tests share it)."""
+"""`chopsticks lab fault`: each fault does what it says to exactly the lab's daemon. Faults that
+leave the session's lab as it was (pause/resume, refusals) run on it; restart and kill give daemons
+new PIDs, which other tests read from the session's lab, so they run on a lab of their own."""
 from pathlib import Path
 
 import pytest
 
 from chopsticks.ceph import import_ceph_module
-from chopsticks.lab import find_running
+from chopsticks.lab import down, find_running, up
 from chopsticks.lab.state import LabInfo
 from conftest import run_cli
 from helpers.lab_health import wait_healthy
@@ -19,6 +20,17 @@ def process_state(pid: int) -> str:
         if line.startswith("State:"):
             return line.split()[1]
     raise AssertionError(f"no state for {pid}")
+
+
+@pytest.fixture(scope="module")
+def own_lab(lab, tmp_path_factory):
+    """A lab for this module's restarts and kills (after the session's, so Ceph is there)."""
+    lab_dir = tmp_path_factory.mktemp("fault-lab")
+    info, _ = up(lab_dir, log=lambda message: None)
+    try:
+        yield info
+    finally:
+        down(lab_dir)
 
 
 def fault(lab, *args, timeout=120):
@@ -37,7 +49,8 @@ def test_pause_and_resume_stop_and_continue_exactly_that_daemon(lab):
     assert r.exit_code == 0 and process_state(pid) != "T"
 
 
-def test_restarting_the_memstore_osd_keeps_its_objects(lab):
+def test_restarting_the_memstore_osd_keeps_its_objects(own_lab):
+    lab = own_lab
     rados = import_ceph_module("rados")
     old_pid = LabInfo.load(lab.dir).pids["osd.0"]
     with rados.Rados(conffile=str(lab.conf), conf={"keyring": str(lab.keyring)}) as cluster:
@@ -57,7 +70,8 @@ def test_restarting_the_memstore_osd_keeps_its_objects(lab):
             ioctx.remove_object("chopsticks-fault-probe")
 
 
-def test_kill_for_a_while_then_restart_the_monitor(lab):
+def test_kill_for_a_while_then_restart_the_monitor(own_lab):
+    lab = own_lab
     old_pid = LabInfo.load(lab.dir).pids["mon.a"]
     try:
         r = fault(lab, "kill", "mon.a", "--for", "1s")
