@@ -1,5 +1,5 @@
 """The cluster watch's reading of `ceph status` / `osd dump` and the events it makes of changes."""
-from chopsticks.engine.cluster_watch import osd_events, parse_status, status_events
+from chopsticks.engine.cluster_watch import ClusterWatch, osd_events, parse_status, status_events
 
 
 def status(health="HEALTH_OK", checks=None, up=3, inn=3, epoch=10, pgs=None, **pgmap):
@@ -49,3 +49,12 @@ def test_an_osd_marked_down_and_back_up_between_two_samples_still_shows():
     assert events == ["osd.1 down (osdmap epoch 23)", "osd.1 out"]
     events, _ = osd_events(23, states, dump((0, 1, 1, 21, 22), (1, 1, 1, 23, 24)))
     assert events == ["osd.1 up (osdmap epoch 24)", "osd.1 in"]
+
+
+def test_report_lines_fit_a_terminal_and_say_when_nothing_happened():
+    watch = ClusterWatch("ceph.conf")
+    assert watch.report_lines() == ["cluster: no event (0 status answers)"]
+    watch.events = [{"second": 3, "event": "HEALTH_WARN: Reduced data availability: 73 pgs inactive, 73 pgs peering"}]
+    lines = watch.report_lines(60)
+    assert len(lines) == 2 and all(len(line) <= 60 for line in lines)
+    assert lines[0].startswith("cluster at    4s: HEALTH_WARN") and lines[1].startswith(" " * 18)

@@ -240,7 +240,7 @@ def execute(plan: Plan, opts: RunOptions, watch=None) -> None:
     if run_hints:
         print(wrap_hints(run_hints, width))
     if watch is not None:
-        print("\n".join(watch.report_lines()))
+        print("\n".join(watch.report_lines(width)))
     document = export.result_document(out, rows, name_of, run_hints)
     if watch is not None:
         document.update(watch.report())

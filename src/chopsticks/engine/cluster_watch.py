@@ -10,6 +10,7 @@ CLUSTER_COLUMNS); events go to the JSON (`cluster_events`), the report, and as t
 from __future__ import annotations
 
 import json
+import textwrap
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -160,8 +161,9 @@ class ClusterWatch:
         with self._lock:
             return {s.second: asdict(s) for s in self.seconds}
 
-    def report_lines(self) -> list[str]:
-        """What the watch saw, for the report under the summary table."""
+    def report_lines(self, width: int | None = None) -> list[str]:
+        """What the watch saw, for the report under the summary table (wrapped to a terminal's
+        width when given)."""
         with self._lock:
             events, answered = list(self.events), len(self.seconds)
         if not events:
@@ -169,6 +171,8 @@ class ClusterWatch:
         lines = [f"cluster at {e['second'] + 1:>4}s: {e['event']}" for e in events[:REPORT_EVENTS]]
         if len(events) > REPORT_EVENTS:
             lines.append(f"cluster: {len(events) - REPORT_EVENTS} more events in the JSON (cluster_events)")
+        if width:
+            lines = [wrapped for line in lines for wrapped in textwrap.wrap(line, width, subsequent_indent=" " * 18)]
         return lines
 
     # --- the thread ------------------------------------------------------------------------
