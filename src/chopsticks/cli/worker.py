@@ -3,7 +3,6 @@ client hosts")."""
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from typing import Annotated, Optional
 
@@ -36,6 +35,8 @@ def worker(
     cpus: Annotated[Optional[str], typer.Option("--cpus", help="CPUs the engine's workers may use here, e.g. 0-3,8 (default: all usable).")] = None,
 ) -> None:
     """Serve runs from a Dask scheduler: one task at a time, each running the engine's pinned workers here."""
+    import socket
+
     from chopsticks.cluster.connect import scheduler_address, serve_worker
 
     status = serve_worker(scheduler_address(scheduler), name or socket.gethostname(), connect_timeout,
