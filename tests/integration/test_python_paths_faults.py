@@ -3,8 +3,9 @@ stops answering (SIGSTOP) or dies (SIGKILL) mid-run: the run still ends by its d
 --op-timeout + a grace, what was in flight is counted as stalled, the result is whole (not
 partial), and a cleanup that could not finish says so in one line.
 
-They pause and kill the lab's RGW (chopsticks.lab.fault) and put it back before they end: run them
-against a lab of your own (CHOPSTICKS_LAB_DIR), never one other people use."""
+Pausing RGW (SIGSTOP) runs on the session's lab, resumed before the test ends (never point
+CHOPSTICKS_LAB_DIR at a lab other people use); killing it runs on a lab of its own, since a
+restarted RGW has a new PID that other tests would read from the session's lab."""
 import os
 import re
 import signal
@@ -17,7 +18,7 @@ import pytest
 
 from helpers.engine_cli import CHOPSTICKS, load_json, wait_for_progress
 
-from chopsticks.lab import LabInfo, fault
+from chopsticks.lab import LabInfo, down, fault, up
 
 RGW = "client.rgw.lab"
 DURATION_S, OP_TIMEOUT_S = 7, 2
@@ -42,14 +43,21 @@ def wait_rgw_answers(lab, timeout_s=60.0) -> None:
 
 @pytest.fixture
 def rgw(lab):
-    """RGW's pid; whatever a test did to it, it runs and answers again afterwards."""
+    """The session lab's RGW pid, for a test that pauses it; resumed and answering afterwards."""
     yield LabInfo.load(lab.dir).pids[RGW]
-    info = LabInfo.load(lab.dir)
-    try:
-        fault.resume(info, RGW)
-    except Exception:               # killed: start it again
-        fault.restart(info, RGW)
+    fault.resume(LabInfo.load(lab.dir), RGW)
     wait_rgw_answers(lab)
+
+
+@pytest.fixture
+def own_lab(lab, tmp_path_factory):
+    """A lab whose RGW a test may kill (after the session's, so Ceph is there)."""
+    lab_dir = tmp_path_factory.mktemp("rgw-fault-lab")
+    info, _ = up(lab_dir, log=lambda message: None)
+    try:
+        yield info
+    finally:
+        down(lab_dir)
 
 
 def boto3_config(tmp_path, lab):
@@ -124,12 +132,12 @@ def test_a_python_driver_bench_is_bounded_and_its_cleanup_says_what_is_left(lab,
     assert clients_left(lab) == []      # an s5cmd left waiting on the gateway dies with its worker
 
 
-def test_after_rgw_died_cleanup_and_set_up_fail_in_one_line(lab, rgw, tmp_path):
+def test_after_rgw_died_cleanup_and_set_up_fail_in_one_line(own_lab, tmp_path):
     """RGW killed mid-run: the cleanup says in one line why objects are left; a new run's set-up
-    fails in one line. (The fixture starts RGW again.)"""
-    config = boto3_config(tmp_path, lab)
+    fails in one line."""
+    config = boto3_config(tmp_path, own_lab)
     out = tmp_path / "r.json"
-    r, took = run_with_rgw_stopped(rgw, "bench", "s3", "--workload-config", config, "--op", "put", "--procs", 1,
+    r, took = run_with_rgw_stopped(own_lab.pids[RGW], "bench", "s3", "--workload-config", config, "--op", "put", "--procs", 1,
                                    "--concurrency", 2, "-t", f"{DURATION_S}s", "--op-timeout", f"{OP_TIMEOUT_S}s",
                                    "--json", out, "--no-save", signum=signal.SIGKILL)
     assert r.returncode == 4, r.stdout + r.stderr                   # the puts after RGW died failed
@@ -139,4 +147,5 @@ def test_after_rgw_died_cleanup_and_set_up_fail_in_one_line(lab, rgw, tmp_path):
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 1
     assert again.stderr.splitlines() == [again.stderr.strip()]      # one line: no driver log line, no "further errors"
-    assert again.stderr.startswith("chopsticks: error: S3 bucket 'chopsticks' at ") and "connection" in again.stderr
+    assert again.stderr.startswith(f"chopsticks: error: S3 bucket '{own_lab.bucket}' at {own_lab.s3_endpoint} is not "
+                                   "usable: connection: ")
