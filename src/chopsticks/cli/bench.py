@@ -88,8 +88,9 @@ def rbd(
                        io=_block_io(bs, rw, rwmixread, pattern, offset, span, verify), image_per_proc=image_per_proc,
                        create_size=size_option(create, "--create"), connect_timeout_s=connect_timeout,
                        rbd_cache=rbd_cache)
+    opts = opts.with_cluster(cluster, hosts, wait_hosts)
     plan = opts.plan(target)
-    common.execute(plan, opts.with_cluster(cluster, hosts, wait_hosts),
+    common.execute(plan, opts,
                    common.cluster_watch(watch_cluster, conf, keyring or "", client_id))
 
 
@@ -111,7 +112,8 @@ def null(
     opts = RunOptions(procs, iodepth, duration, io_total, ramp, seed, "30s", csv, timeseries_csv, json, quiet,
                       progress).with_rate(rate, arrivals, slo, step_duration)
     opts = opts.with_results(prometheus, results_dir, no_save)
-    common.execute(opts.plan(NullTarget(io=_block_io(bs, rw, rwmixread, "random", "0", None))), opts.with_cluster(cluster, hosts, wait_hosts))
+    opts = opts.with_cluster(cluster, hosts, wait_hosts)
+    common.execute(opts.plan(NullTarget(io=_block_io(bs, rw, rwmixread, "random", "0", None))), opts)
 
 
 S3_OP_CHOICES = ("put", "get", "delete", "head", "list", "mixed")
@@ -189,7 +191,8 @@ def s3(
     if watch_cluster and not ceph_conf:
         raise typer.BadParameter("needs --ceph-conf (the cluster behind the gateway)", param_hint="--watch-cluster")
     watch = common.cluster_watch(watch_cluster, ceph_conf, "", "admin") if ceph_conf else None
-    common.execute(opts.plan(target), opts.with_cluster(cluster, hosts, wait_hosts), watch)
+    opts = opts.with_cluster(cluster, hosts, wait_hosts)
+    common.execute(opts.plan(target), opts, watch)
 
 
 def _native_s3_options(ops: tuple[tuple[str, int], ...], size_min: int, range_size: Optional[str],
@@ -252,7 +255,8 @@ def rados(
     target = RadosTarget(conf=conf, client_id=client_id, keyring=keyring or "", pool=pool, namespace=namespace,
                          mix=ops, size_min=lo, size_max=hi, objects=objects, access=access, prefix=prefix,
                          cleanup=cleanup, create_pool=create_pool, connect_timeout_s=connect_timeout)
+    opts = opts.with_cluster(cluster, hosts, wait_hosts)
     plan = opts.plan(target)
     common.check_buffer_memory(plan, plan.iodepth * hi, "--iodepth × --size")
-    common.execute(plan, opts.with_cluster(cluster, hosts, wait_hosts),
+    common.execute(plan, opts,
                    common.cluster_watch(watch_cluster, conf, keyring or "", client_id))

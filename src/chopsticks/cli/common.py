@@ -158,12 +158,14 @@ class RunOptions:
                                      param_hint="--progress")
         n_cpus = len(pool.usable_cpus())
         procs = self.procs or n_cpus
+        if self.cluster:                # --procs is per host, checked against each host's CPUs there
+            n_cpus = max(n_cpus, procs)
         if procs > PROCS_PER_CPU_LIMIT * n_cpus:
             raise typer.BadParameter(f"{procs} workers on {n_cpus} CPUs: at most {PROCS_PER_CPU_LIMIT} per CPU "
                                      f"({PROCS_PER_CPU_LIMIT * n_cpus}); more only share the same cores and memory",
                                      param_hint="--procs")
         cpus, oversubscribed = pool.assign_cpus(procs)
-        if oversubscribed:
+        if oversubscribed and not self.cluster:
             print(f"chopsticks: warning: {procs} workers on {n_cpus} CPUs: "
                   "several workers share a CPU", file=sys.stderr)
         io_total = size_option(self.io_total, "--io-total")
