@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from helpers.engine_cli import bench, load_json, start_bench, wait_for_workers
-from chopsticks._fast.null_loop import intended_starts
+from chopsticks._fast.schedule import intended_starts
 from chopsticks.metrics.histogram import LOWER_NS, from_sparse, percentiles_ns
 
 UNIFORM, POISSON = 0, 1
@@ -141,3 +141,17 @@ def test_the_progress_line_says_how_much_of_the_rate_each_second_reached(tmp_pat
     assert r.returncode == 0, r.stderr
     seconds = [line for line in r.stderr.splitlines() if line.startswith("[") and "IOPS" in line]
     assert seconds and all(" rate 100% lag p99 " in line for line in seconds), r.stderr
+
+
+def test_python_driver_threads_follow_the_schedule(tmp_path):
+    config = tmp_path / "mock.yaml"
+    config.write_text("endpoint: http://127.0.0.1:1\naccess_key: a\nsecret_key: s\nbucket: b\ndriver: mock\n")
+    out = tmp_path / "r.json"
+    r = bench("s3", "--workload-config", config, "--op", "mixed", "--procs", 2, "--concurrency", 4,
+              "--rate", 1000, "--duration", "3s", "--progress", "none", "--no-save", "--json", out)
+    assert r.returncode == 0, r.stderr
+    doc = load_json(out)
+    assert doc["rate"]["achieved_ops_s"] == pytest.approx(1000, rel=0.02)
+    rows = rows_by_op(doc)
+    assert rows["schedule.lag"]["ops"] == rows["all"]["ops"]
+    assert rows["get.service"]["ops"] == rows["get"]["ops"] and rows["get"]["lat_p50_us"] >= rows["get.service"]["lat_p50_us"]

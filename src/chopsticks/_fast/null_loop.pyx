@@ -6,8 +6,8 @@ from libc.stdint cimport uint64_t
 cimport numpy as cnp
 
 from chopsticks._fast.histogram cimport now_ns
-from chopsticks._fast.engine cimport (LoopControl, init_control, start_schedule, may_submit, stop_due, begin_op,
-                                     wait_ns, record_done, result_dict)
+from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, wait_ns,
+                                     record_done, result_dict)
 from chopsticks._fast.iogen cimport IoGen, init_iogen, next_io
 
 cdef extern from "<time.h>" nogil:
@@ -64,17 +64,3 @@ def run(cnp.uint64_t[::1] hist not None, cnp.int64_t[::1] ts not None,
                 now = now_ns()
     return result_dict(&ctl)
 
-
-def intended_starts(double rate, int arrivals, uint64_t seed, int n):
-    """The first n intended starts (ns from 0) of the schedule a loop follows in rate mode, as
-    float64: the schedule itself, for checks of its rate and of its gaps' distribution."""
-    import numpy as np
-    cdef LoopControl ctl
-    cdef double[::1] out = np.empty(n, dtype=np.float64)
-    cdef int i
-    start_schedule(&ctl, rate, arrivals, seed, 0.0)
-    ctl.budget = n
-    ctl.result.submitted = ctl.result.inflight = 0
-    for i in range(n):
-        out[i] = <double>begin_op(&ctl, 0)
-    return np.asarray(out)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from chopsticks._fast.histogram import SlotRecorder
 from chopsticks._fast.payload import make_payload
+from chopsticks._fast.schedule import Schedule
 from chopsticks.backends.threads import CLOSE_GRACE_NS, ThreadedCalls
 from chopsticks.config import S3Config
 from chopsticks.drivers.s3.base import BaseS3Driver, error_code, error_code_name, listing_ok
@@ -43,6 +44,7 @@ class S3Target:
     name = "s3"
     op_names = S3_OPS
     derived_ops: ClassVar[tuple[str, ...]] = ()
+    supports_rate: ClassVar[bool] = True    # the threads follow _fast/schedule.pyx's schedule
 
     @property
     def bytes_per_op(self) -> int:
@@ -143,6 +145,8 @@ class S3Session:
         lock = threading.Lock()
         submitted = [0]
 
+        schedule = Schedule(spec["rate"], spec["arrivals"], spec["seed"], spec["first_due_ns"]) if spec["rate"] else None
+
         def loop(t: _Thread) -> None:
             while calls.live():
                 op = self._next_op(t, t.rng.choices(ops, weights)[0])
@@ -153,7 +157,13 @@ class S3Session:
                         return
                     budget[0] -= 1
                     submitted[0] += 1
-                self._one(t, op, calls)
+                    # Rate mode: a free thread takes the next intended start, late or not.
+                    intended = schedule.next() if schedule else None
+                if intended is not None:
+                    calls.pause((intended - time.monotonic_ns()) / 1e9)
+                    if not calls.live():
+                        return
+                self._one(t, op, calls, intended)
 
         for i, t in enumerate(self.threads):
             calls.start(loop, t, name=f"s3-client-{i}")
@@ -170,10 +180,10 @@ class S3Session:
             return "put"
         return op
 
-    def _one(self, t: _Thread, op: str, calls: ThreadedCalls) -> None:
-        """Do one op and record it."""
+    def _one(self, t: _Thread, op: str, calls: ThreadedCalls, intended_ns: int | None = None) -> None:
+        """Do one op and record it (timed from intended_ns in rate mode)."""
         d = t.driver
-        call = calls.begin(S3_OPS.index(op))
+        call = calls.begin(S3_OPS.index(op), intended_ns)
         try:
             ok, nbytes = self._request(t, op)
         except BaseException:       # a driver that raises breaks the API: counted as 'other', its thread ends

@@ -25,12 +25,14 @@ CLOSE_GRACE_NS = 3_000_000_000      # close() (cleanup) ends by stop + op-timeou
 
 
 class Activity:
-    """A call or a task in flight on one thread."""
+    """A call or a task in flight on one thread; start_ns is its intended start in rate mode
+    (perhaps in the past), else when it began."""
 
-    __slots__ = ("op", "start_ns", "since_ns", "stalled")
+    __slots__ = ("op", "start_ns", "submit_ns", "since_ns", "stalled")
 
-    def __init__(self, op: int, now_ns: int):
-        self.op, self.start_ns, self.since_ns, self.stalled = op, now_ns, now_ns, False
+    def __init__(self, op: int, now_ns: int, intended_ns: int | None = None):
+        self.op, self.submit_ns, self.since_ns, self.stalled = op, now_ns, now_ns, False
+        self.start_ns = now_ns if intended_ns is None else intended_ns
 
 
 class ThreadedCalls:
@@ -42,6 +44,8 @@ class ThreadedCalls:
         self._lock = threading.Lock()
         self._stacks: dict[int, list[Activity]] = {}
         self.n_ops, self.stop = spec["n_ops"], stop
+        # Rate mode: <op>.service after the target's slots, then schedule.lag (_fast/engine.pxd).
+        self.n_target_ops = spec.get("n_target_ops", self.n_ops) if spec.get("rate") else 0
         self.deadline_ns, self.op_timeout_ns = spec["deadline_ns"], spec["op_timeout_ns"]
         self.halt = threading.Event()       # set when submission stops (deadline, stop, a fatal error)
         self.stop_ns = 0                    # when submission stopped
@@ -59,8 +63,9 @@ class ThreadedCalls:
         """Sleep `seconds`, or less if the run ends first."""
         self.halt.wait(max(0.0, min(seconds, (self.deadline_ns - time.monotonic_ns()) / 1e9)))
 
-    def begin(self, op: int) -> Activity:
-        activity = Activity(op, time.monotonic_ns())
+    def begin(self, op: int, intended_ns: int | None = None) -> Activity:
+        """A call (or task) starts now; in rate mode, one that should have started at intended_ns."""
+        activity = Activity(op, time.monotonic_ns(), intended_ns)
         with self._lock:
             self._stacks.setdefault(threading.get_ident(), []).append(activity)
         return activity
@@ -78,6 +83,7 @@ class ThreadedCalls:
             self._pop(activity, now)
             if self._rec is not None:
                 self._rec.ok(activity.op, now - activity.start_ns, nbytes, now)
+                self._record_schedule(activity, now, ok=True)
                 self.recorded += 1
 
     def error(self, activity: Activity, code: int) -> None:
@@ -86,7 +92,15 @@ class ThreadedCalls:
             self._pop(activity, now)
             if self._rec is not None:
                 self._rec.error(activity.op, code, now)
+                self._record_schedule(activity, now, ok=False)
                 self.recorded += 1
+
+    def _record_schedule(self, activity: Activity, now: int, ok: bool) -> None:
+        """Rate mode: a call's service time (from its submit) and its schedule lag."""
+        if self.n_target_ops:
+            if ok:
+                self._rec.ok(self.n_target_ops + activity.op, now - activity.submit_ns, 0, now)
+            self._rec.ok(2 * self.n_target_ops, max(0, activity.submit_ns - activity.start_ns), 0, now)
 
     def record(self, op: int, ok: bool, lat_ns: int, nbytes: int, code: int) -> None:
         """A completion timed by the caller, not by begin(): recorded as ending now."""

@@ -166,6 +166,8 @@ def s3(
     progress: ProgressMode = "auto",
     ceph_conf: Annotated[Optional[str], typer.Option("--ceph-conf", help="ceph.conf (and its keyring) of the cluster behind the gateway: its events on the run's timeline (see --watch-cluster).")] = None,
     watch_cluster: common.WatchCluster = None,
+    rate: common.Rate = None, arrivals: common.Arrivals = "uniform", slo: common.Slo = None,
+    step_duration: common.StepDuration = "10s",
 ) -> None:
     """S3 (RGW) throughput and latency: Python-driver threads, or the compiled client (--driver native), in pinned worker processes."""
     import dataclasses
@@ -176,7 +178,8 @@ def s3(
 
     ops = _mix(op, mix)
     lo, hi = _size_range(size)
-    opts = RunOptions(procs, concurrency, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet, progress)
+    opts = RunOptions(procs, concurrency, duration, io_total, ramp, seed, op_timeout, csv, timeseries_csv, json, quiet,
+                      progress).with_rate(rate, arrivals, slo, step_duration)
     config = load_s3_config(workload_config or common.default_s3_config())
     if driver:
         config = dataclasses.replace(config, driver=driver)
