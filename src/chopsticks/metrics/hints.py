@@ -132,6 +132,8 @@ def _dominant_error(out: RunOutcome, name_of) -> str | None:
     _, op, name = examples[kind]
     message = next((w["message"] for w in out.workers if w.get("message")), "")
     advice = KIND_ADVICE.get(kind, "")
+    if kind == "stalled" and op.startswith("task:"):       # a scenario's own code, not a client call
+        advice = f"the scenario's {op[5:]} task stayed busy longer than --op-timeout between client calls"
     return (f"{n / total:.0%} of the errors are {kind} ({n:,}, mostly {name} on {op}"
             + (f"; worker: {message}" if message else "") + ")" + (f": {advice}" if advice else ""))
 
