@@ -316,6 +316,31 @@ def test_objects_larger_than_the_payload_buffer_go_up_and_come_back_whole(lab, t
 
 
 @ceph
+def test_multipart_put_sends_one_object_s_parts_on_several_connections(lab, tmp_path):
+    doc, rows = run(tmp_path, native_config(lab, tmp_path), "--op", "put", "--size", "64M",
+                    "--multipart-threshold", "16M", "--part-size", "8M", "--procs", 1, "--concurrency", 4,
+                    "--io-total", "64M")
+    assert rows["put"]["ops"] == 1 and rows["put"]["errors"] == 0 and rows["put"]["bytes"] == 64 << 20
+    assert rows["put.part"]["ops"] == 8 and rows["put.part"]["errors"] == 0
+    assert rows["put.part"]["lat_max_us"] < rows["put"]["lat_max_us"]       # the object: initiate to complete
+    assert max(r["inflight"] for r in doc["timeseries"] if r["op"] == "put") >= 2
+
+
+@ceph
+def test_multipart_objects_read_back_whole_and_by_ranges(lab, tmp_path):
+    _, rows = run(tmp_path, native_config(lab, tmp_path), "--op", "mixed", "--mix", "put=1,get=1", "--size", "24M",
+                  "--multipart-threshold", "16M", "--part-size", "8M", "--procs", 1, "--concurrency", 3,
+                  "--objects", 1, "--io-total", "144M")
+    assert rows["put"]["errors"] == rows["get"]["errors"] == 0
+    assert rows["put.part"]["ops"] == 3 * rows["put"]["ops"]
+    assert rows["get"]["bytes"] == rows["get"]["ops"] * (24 << 20) > 0
+    _, rows = run(tmp_path, native_config(lab, tmp_path), "--op", "get", "--size", "24M", "--range-size", "5M",
+                  "--multipart-threshold", "16M", "--part-size", "8M", "--procs", 1, "--concurrency", 2,
+                  "--objects", 1, "--io-total", "40M")
+    assert rows["get"]["errors"] == 0 and rows["get"]["bytes"] == rows["get"]["ops"] * (5 << 20) > 0
+
+
+@ceph
 def test_range_size_reads_part_of_each_object(lab, tmp_path):
     _, rows = run(tmp_path, native_config(lab, tmp_path), "--op", "get", "--size", "64k", "--range-size", "4k",
                   "--procs", 1, "--concurrency", 2, "--objects", 2, "--duration", "1s")
@@ -360,6 +385,8 @@ def test_existing_with_nothing_there_or_writes_is_refused(lab, tmp_path):
     ("native", ["--op", "put", "--range-size", "1k"], "needs GETs in the mix"),
     ("boto3", ["--op", "get", "--range-size", "1k"], "needs --driver native"),
     ("boto3", ["--op", "get", "--existing", "p/"], "needs --driver native"),
+    ("boto3", ["--op", "put", "--multipart-threshold", "16M"], "needs --driver native"),
+    ("native", ["--op", "put", "--size", "64M", "--multipart-threshold", "16M", "--part-size", "1M"], "at least 5 MiB"),
 ])
 def test_range_and_existing_options_are_checked_before_the_run(tmp_path, driver, args, message):
     config = tmp_path / "s3.yaml"

@@ -3,10 +3,11 @@ keep-alive connections busy from one epoll loop without the GIL, signing every r
 no Python call per operation. Same knobs as the Python-driver backend (mix, sizes, prefill,
 cleanup); chosen with `driver: native`.
 
-Besides put, get, delete, head and list, three op slots time parts of other operations:
+Besides put, get, delete, head and list, four op slots time parts of other operations:
 `get.ttfb` (a successful GET's time from sending to the first byte of the reply), `reconnect`
 (the TCP connect an operation had to make first, after its connection failed or was closed by
-the server) and `tls_handshake` (the TLS handshake that followed such a connect, on https).
+the server), `tls_handshake` (the TLS handshake that followed such a connect, on https) and
+`put.part` (each part of a multipart PUT; the `put` row times the whole object).
 Error names are `kind` or `kind:detail` with kind one of ERROR_KINDS and detail the S3 error
 code, the HTTP status, the socket errno or the TLS failure (native_driver.failure_name)."""
 from __future__ import annotations
@@ -29,7 +30,9 @@ from chopsticks.errors import ChopsticksError
 class NativeS3Target(S3Target):
     range_size: int = 0                 # GETs read this many bytes at a random offset (0: whole objects)
     existing: str | None = None         # GET/HEAD the objects already under this prefix, nothing else
-    derived_ops: ClassVar[tuple[str, ...]] = ("get.ttfb", "reconnect", "tls_handshake")
+    multipart_threshold: int = 0        # PUTs of larger objects go up in parts of part_size (0: never)
+    part_size: int = 8 << 20
+    derived_ops: ClassVar[tuple[str, ...]] = ("get.ttfb", "reconnect", "tls_handshake", "put.part")
 
     def needs_prefill(self) -> bool:
         return self.existing is None and super().needs_prefill()
@@ -59,7 +62,8 @@ class NativeS3Session:
             self.client, base=driver.path(prefix), bucket_path=driver.path(None),
             list_query=canonical_query({"list-type": "2", "max-keys": "1000", "prefix": prefix}),
             size_min=target.size_min, size_max=target.size_max, seed=plan.seed * 7919 + index,
-            range_size=target.range_size)
+            range_size=target.range_size, multipart_threshold=target.multipart_threshold,
+            part_size=target.part_size)
         if target.existing is not None:
             self.load.use_existing(*existing_keys(target))
         if target.needs_prefill():

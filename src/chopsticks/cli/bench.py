@@ -158,6 +158,8 @@ def s3(
     cleanup: Annotated[bool, typer.Option("--cleanup/--no-cleanup", help="Delete the objects the run created.")] = True,
     range_size: Annotated[Optional[str], typer.Option("--range-size", help="Native: GETs read this many bytes at a random offset of each object, not the whole object (as warp --range).")] = None,
     existing: Annotated[Optional[str], typer.Option("--existing", help="Native: GET/HEAD the objects already under this key prefix (listed once per worker before the start); nothing is uploaded or deleted.")] = None,
+    multipart_threshold: Annotated[Optional[str], typer.Option("--multipart-threshold", help="Native: PUT larger objects as multipart uploads, their parts sent on any idle connection.")] = None,
+    part_size: Annotated[str, typer.Option("--part-size", help="Native: part size of multipart uploads (S3's smallest: 5M).")] = "8M",
     procs: Procs = None, duration: Duration = None, io_total: IoTotal = None, ramp: Ramp = 0, seed: Seed = 1,
     op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
@@ -186,9 +188,11 @@ def s3(
     opts = opts.with_results(prometheus or config.metrics.address, results_dir, no_save)
     if config.driver == "native":
         target = NativeS3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup,
-                                **_native_s3_options(ops, lo, range_size, existing))
-    elif range_size or existing is not None:
-        raise typer.BadParameter("needs --driver native", param_hint="--range-size" if range_size else "--existing")
+                                **_native_s3_options(ops, lo, range_size, existing),
+                                **_multipart_options(multipart_threshold, part_size, hi, concurrency))
+    elif range_size or existing is not None or multipart_threshold:
+        hint = "--range-size" if range_size else "--existing" if existing is not None else "--multipart-threshold"
+        raise typer.BadParameter("needs --driver native", param_hint=hint)
     else:
         target = S3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup)
     if watch_cluster and not ceph_conf:
@@ -210,6 +214,21 @@ def _native_s3_options(ops: tuple[tuple[str, int], ...], size_min: int, range_si
     if size and existing is None and size > size_min:
         raise typer.BadParameter(f"must not exceed the smallest object (--size), {size_min} bytes", param_hint="--range-size")
     return {"range_size": size, "existing": existing}
+
+
+def _multipart_options(threshold: Optional[str], part_size: str, size_max: int, connections: int) -> dict:
+    """--multipart-threshold and --part-size: S3's limits (parts of 5 MiB or more, 10,000 at most)
+    and the ETag room kept per connection (connections × parts of the largest object)."""
+    if not threshold:
+        return {}
+    part = size_option(part_size, "--part-size")
+    parts = -(-size_max // part)
+    if part < 5 << 20:
+        raise typer.BadParameter("S3 takes parts of at least 5 MiB (all but the last)", param_hint="--part-size")
+    if parts > 10_000 or connections * parts > 200_000:
+        raise typer.BadParameter(f"{parts} parts per object: at most 10,000, and 200,000 over all connections",
+                                 param_hint="--part-size")
+    return {"multipart_threshold": size_option(threshold, "--multipart-threshold"), "part_size": part}
 
 
 RADOS_OP_CHOICES = ("write", "read", "stat", "delete", "mixed")

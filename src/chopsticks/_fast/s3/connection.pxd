@@ -45,6 +45,7 @@ cdef struct Conn:
     const char *body
     size_t body_len
     size_t body_cycle            # a body longer than this repeats body[0:body_cycle] (0: it does not)
+    size_t body_start            # ... from this offset of the repetition on (a part of an object)
     size_t sent
     bint coalesced               # TLS: the body was copied after the head in req
     # the reply

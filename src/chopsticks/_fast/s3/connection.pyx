@@ -175,7 +175,7 @@ cdef Step on_readable(Endpoint *ep, Conn *c) noexcept nogil:
 cdef inline const char *body_at(Conn *c, size_t offset, size_t *n) noexcept nogil:
     """Where the body's bytes from offset are, and how many of them follow there: a body longer
     than its buffer (a large object) is the buffer over and over."""
-    cdef size_t at = offset % c.body_cycle if c.body_cycle else offset
+    cdef size_t at = (c.body_start + offset) % c.body_cycle if c.body_cycle else offset
     n[0] = c.body_len - offset
     if c.body_cycle and n[0] > c.body_cycle - at:
         n[0] = c.body_cycle - at
@@ -195,8 +195,10 @@ cdef Step send_some(Endpoint *ep, Conn *c) noexcept nogil:
             if c.sent == 0 and 0 < c.body_len <= REQ_BYTES - c.req_len:
                 # one TLS record for head and body: two would be two segments, the second held
                 # back by Nagle until the server's delayed ACK of the first (~40 ms)
-                memcpy(c.req + c.req_len, c.body, c.body_len)
-                c.coalesced = 1
+                part = body_at(c, 0, &n)
+                if n == c.body_len:
+                    memcpy(c.req + c.req_len, part, n)
+                    c.coalesced = 1
             if c.coalesced:
                 r = tls_write(&ep.tls, c, c.req + c.sent, total - c.sent, &code)
             elif c.sent < c.req_len:
@@ -326,6 +328,7 @@ cdef int prepare(Endpoint *ep, Conn *c, Req *r) noexcept nogil:
     c.body = r.body
     c.body_len = r.body_len
     c.body_cycle = 0
+    c.body_start = 0
     return 0
 
 

@@ -228,3 +228,28 @@ cdef int reply_feed(ReplyParser *p, const char *data, size_t n) noexcept nogil:
 cdef inline bint ends_at_close(ReplyParser *p) noexcept nogil:
     """Whether the server closing the connection completes the reply (a body framed by nothing)."""
     return p.in_body and not p.chunked and p.content_length < 0
+
+
+cdef const char *kept_header(ReplyParser *p, const char *lower_name, size_t *n) noexcept nogil:
+    """The value of a header of a kept reply (keep set), or NULL."""
+    cdef const char *s = p.kbuf
+    cdef size_t i = 0, start, colon, v, e, end = p.hlen
+    while i < end:
+        start = i
+        colon = 0
+        while i < end and s[i] != 10:
+            if colon == 0 and s[i] == 58:
+                colon = i
+            i += 1
+        e = i
+        i += 1
+        if colon == 0 or not lower_equals(s + start, colon - start, lower_name):
+            continue
+        v = colon + 1
+        while v < e and (s[v] == 32 or s[v] == 9):
+            v += 1
+        while e > v and (s[e - 1] == 13 or s[e - 1] == 32 or s[e - 1] == 9):
+            e -= 1
+        n[0] = e - v
+        return s + v
+    return NULL

@@ -8,6 +8,10 @@ cdef enum:
     SCAN_NS = 100000000          # how often the load looks for stalled and timed-out requests
     PAYLOAD_MAX = 16777216       # the random payload buffer; larger objects repeat it
     RANGE_HEADER_BYTES = 64
+    UPLOAD_ID_BYTES = 384        # a multipart upload's id, URI-encoded
+    QUERY_BYTES = 448            # partNumber=N&uploadId=ID
+    ETAG_BYTES = 80              # a part's ETag as the server quoted it
+    PART_XML_BYTES = 128         # <Part><PartNumber>N</PartNumber><ETag>..</ETag></Part>
     # In the measured run, after an operation whose connect failed (refused, unreachable, timed
     # out), its connection waits before its next one: BACKOFF_MIN_NS, doubling with each failure in a row up to
     # BACKOFF_MAX_NS; a connect that succeeds resets it.
@@ -23,6 +27,7 @@ cdef enum:
     OP_GET_TTFB = 5              # a GET's time to the first byte of the reply
     OP_RECONNECT = 6             # the TCP connect an operation had to make first
     OP_TLS_HANDSHAKE = 7         # the TLS handshake an operation had to make first
+    OP_PUT_PART = 8              # one part of a multipart PUT
     N_S3_OPS = 5
 
 cdef struct Mix:
@@ -30,6 +35,32 @@ cdef struct Mix:
     int op[N_S3_OPS]
     uint64_t upto[N_S3_OPS]      # cumulative weights
     uint64_t total
+
+cdef enum UploadStep:            # which request of a multipart PUT a connection has in flight
+    NOT_MULTIPART
+    UPLOAD_INITIATE
+    UPLOAD_PART
+    UPLOAD_COMPLETE
+    UPLOAD_ABORT
+
+cdef struct Upload:              # one object going up in parts, its parts on any connection
+    bint active
+    int owner                    # the connection whose object it is (which keeps its key)
+    uint64_t key
+    uint64_t size
+    uint64_t start_ns            # when its initiate was sent: the object's PUT latency starts
+    int parts
+    int next_part                # the next part to send, from 1; parts + 1: all sent
+    int parts_done
+    int inflight                 # its requests in flight
+    bint failed                  # a part failed: abort once none is in flight
+    int code                     # the first failure
+    bint finish_due              # its complete or abort is due on the next idle connection
+    char upload_id[UPLOAD_ID_BYTES]
+    size_t upload_id_len
+    char *etags                  # parts × ETAG_BYTES (ETag of part i at i * ETAG_BYTES)
+    size_t *etag_len
+    char *document               # the CompleteMultipartUpload body
 
 cdef struct Slot:                # one connection's share of the load
     int op
@@ -45,6 +76,10 @@ cdef struct Slot:                # one connection's share of the load
     char *path
     size_t path_len
     char range_header[RANGE_HEADER_BYTES]   # "range:bytes=FIRST-LAST\n" of a ranged GET
+    UploadStep step              # of the multipart PUT it works for
+    int upload                   # that PUT's index in uploads
+    int part
+    char query[QUERY_BYTES]
 
 cdef struct Load:
     Endpoint *ep
@@ -61,6 +96,10 @@ cdef struct Load:
     const char *existing         # the URI-encoded keys of an existing data set, end to end
     const uint64_t *existing_ends  # where each of them ends in existing
     uint64_t n_existing          # 0: the load's own objects
+    uint64_t multipart_threshold # PUTs of larger objects go in parts (0: never)
+    uint64_t part_size
+    int max_parts                # of one object
+    Upload *uploads              # one per connection: at most that many objects go up in parts
     const char *base             # "/bucket/prefix", URI-encoded: object paths are base + serial
     size_t base_len
     const char *bucket_path
@@ -86,4 +125,5 @@ cdef class S3Load:
     cdef int64_t no_stop
     cdef bytes _base, _bucket_path, _list_query, _existing
     cdef object _existing_ends
+    cdef int _allocate_uploads(self, uint64_t threshold, uint64_t part_size, uint64_t size_max) except -1
     cdef int _begin(self, list mix, uint64_t budget, uint64_t deadline_ns, int64_t *stop) except -1

@@ -1,7 +1,7 @@
 # The load of one worker, over a client's connections: each keeps one operation in flight, and
 # every completion is recorded into the worker's shared-memory rows.
 
-OP_NAMES = ("put", "get", "delete", "head", "list", "get.ttfb", "reconnect", "tls_handshake")
+OP_NAMES = ("put", "get", "delete", "head", "list", "get.ttfb", "reconnect", "tls_handshake", "put.part")
 
 cdef const char *METHOD[N_S3_OPS]
 METHOD[OP_PUT] = b"PUT"
@@ -102,7 +102,11 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
         range_header(L, s, &r)
     s.op = op
     s.stalled = 0
+    s.step = NOT_MULTIPART
     c.reply.no_body = op == OP_HEAD
+    c.reply.keep = 0
+    if op == OP_PUT and L.multipart_threshold and r.body_len > L.multipart_threshold:
+        begin_upload(L, c, s, &r, now)
     L.budget -= 1
     L.submitted += 1
     L.inflight += 1
@@ -114,22 +118,224 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
     return start(L.ep, c, now)
 
 
+# ---- multipart PUTs: initiate, parts on whichever connections are idle, complete (or abort) --
+
+cdef void begin_upload(Load *L, Conn *c, Slot *s, Req *r, uint64_t now) noexcept nogil:
+    """Turn the PUT in r into the initiate of a multipart upload of r.body_len bytes."""
+    cdef Upload *u
+    cdef int i
+    for i in range(L.ep.n):
+        if not L.uploads[i].active:
+            break
+    else:
+        return                           # (cannot happen: a busy connection per active upload)
+    u = &L.uploads[i]
+    u.active, u.owner, u.key, u.size, u.start_ns = 1, c.index, s.key, r.body_len, now
+    u.parts = <int>((r.body_len + L.part_size - 1) // L.part_size)
+    u.next_part, u.parts_done, u.inflight, u.failed, u.code, u.finish_due = 1, 0, 1, 0, 0, 0
+    u.upload_id_len = 0
+    s.step, s.upload = UPLOAD_INITIATE, i
+    r.method, r.query, r.query_len = b"POST", b"uploads=", 8
+    r.body, r.body_len = NULL, 0
+    c.reply.keep = 1
+
+
+cdef int due_upload(Load *L) noexcept nogil:
+    """An upload with a request to send (its complete or abort, else its next part once its
+    initiate has answered), or -1."""
+    cdef Upload *u
+    cdef int i
+    for i in range(L.ep.n):
+        u = &L.uploads[i]
+        if u.active and (u.finish_due or (not u.failed and u.upload_id_len and u.next_part <= u.parts)):
+            return i
+    return -1
+
+
+cdef void upload_query(Slot *s, Upload *u, int part) noexcept nogil:
+    cdef Buf b = buf_of(s.query, QUERY_BYTES)
+    if part:
+        put_str(&b, b"partNumber=")
+        put_uint(&b, <uint64_t>part, 1)
+        put(&b, b"&", 1)
+    put_str(&b, b"uploadId=")
+    put(&b, u.upload_id, u.upload_id_len)
+    s.query[b.len if b.len < QUERY_BYTES else QUERY_BYTES - 1] = 0
+
+
+cdef size_t complete_document(int max_parts, Upload *u) noexcept nogil:
+    """The CompleteMultipartUpload body of u's parts, in u.document; its length."""
+    cdef Buf b = buf_of(u.document, <size_t>max_parts * PART_XML_BYTES + 64)
+    cdef int i
+    put_str(&b, b"<CompleteMultipartUpload>")
+    for i in range(u.parts):
+        put_str(&b, b"<Part><PartNumber>")
+        put_uint(&b, <uint64_t>(i + 1), 1)
+        put_str(&b, b"</PartNumber><ETag>")
+        put(&b, u.etags + i * ETAG_BYTES, u.etag_len[i])
+        put_str(&b, b"</ETag></Part>")
+    put_str(&b, b"</CompleteMultipartUpload>")
+    return b.len
+
+
+cdef Step issue_upload_request(Load *L, Conn *c, int i, uint64_t now) noexcept nogil:
+    """Send upload i's due request on idle connection c: its complete or abort, else its next part."""
+    cdef Slot *s = &L.slots[c.index]
+    cdef Upload *u = &L.uploads[i]
+    cdef Req r
+    cdef uint64_t offset = 0
+    memset(&r, 0, sizeof(r))
+    s.upload, s.key, s.op, s.stalled, s.part = i, u.key, OP_PUT, 0, 0
+    object_path(L, s)
+    r.path, r.path_len = s.path, s.path_len
+    if u.finish_due:
+        u.finish_due = 0
+        if u.failed:
+            s.step, r.method = UPLOAD_ABORT, b"DELETE"
+        else:
+            s.step, r.method, r.has_body = UPLOAD_COMPLETE, b"POST", 1
+            r.body, r.body_len = u.document, complete_document(L.max_parts, u)
+    else:
+        s.step, s.part, r.method, r.has_body = UPLOAD_PART, u.next_part, b"PUT", 1
+        u.next_part += 1
+        offset = <uint64_t>(s.part - 1) * L.part_size
+        r.body = L.payload
+        r.body_len = L.part_size if u.size - offset > L.part_size else u.size - offset
+    upload_query(s, u, s.part)
+    r.query, r.query_len = s.query, strlen(s.query)
+    c.reply.no_body = 0
+    c.reply.keep = 1                     # the initiate's UploadId, a part's ETag, a complete's <Error>
+    u.inflight += 1
+    L.inflight += 1
+    if prepare(L.ep, c, &r) < 0:
+        conn_reset(c)
+        c.submit_ns = now
+        return fail(c, L.ep.other_code)
+    if s.step == UPLOAD_PART:
+        c.body_cycle, c.body_start = L.payload_len, offset % L.payload_len
+    return start(L.ep, c, now)
+
+
+cdef bint keep_upload_id(Upload *u, Conn *c) noexcept nogil:
+    """The UploadId of an initiate's reply, URI-encoded into u; False if there is none."""
+    cdef const char *body = c.reply.kbuf + c.reply.hlen
+    cdef size_t n = c.reply.klen - c.reply.hlen, i
+    cdef ssize_t start = find_bytes(body, n, b"<UploadId>", 10), end
+    cdef Buf b = buf_of(u.upload_id, UPLOAD_ID_BYTES)
+    cdef char ch
+    cdef char hex_digits[3]
+    if start < 0:
+        return False
+    body += start + 10
+    n -= start + 10
+    end = find_bytes(body, n, b"<", 1)
+    if end <= 0:
+        return False
+    for i in range(<size_t>end):
+        ch = body[i]
+        if 48 <= ch <= 57 or 65 <= ch <= 90 or 97 <= ch <= 122 or ch == 45 or ch == 46 or ch == 95 or ch == 126:
+            put(&b, &ch, 1)
+        else:
+            hex_digits[0] = 37
+            hex_digits[1] = b"0123456789ABCDEF"[(<unsigned char>ch) >> 4]
+            hex_digits[2] = b"0123456789ABCDEF"[(<unsigned char>ch) & 15]
+            put(&b, hex_digits, 3)
+    u.upload_id_len = b.len
+    return not b.overflow
+
+
+cdef bint keep_etag(Upload *u, int part, Conn *c) noexcept nogil:
+    cdef size_t n
+    cdef const char *etag = kept_header(&c.reply, b"etag", &n)
+    if etag == NULL or n >= ETAG_BYTES:
+        return False
+    memcpy(u.etags + (part - 1) * ETAG_BYTES, etag, n)
+    u.etag_len[part - 1] = n
+    return True
+
+
+cdef void hand_out_parts(Load *L, Conn *c) noexcept nogil:
+    """Set the idle connections other than c (which its caller drives next) to the parts."""
+    cdef int i
+    for i in range(L.ep.n):
+        if &L.ep.conns[i] != c and L.ep.conns[i].state == CONN_IDLE and not L.slots[i].waiting:
+            drive(L, &L.ep.conns[i])
+
+
+cdef void end_upload(Load *L, Upload *u, int code, uint64_t done_ns) noexcept nogil:
+    """The object's PUT ends: recorded as one operation (from its initiate to its complete)."""
+    cdef Slot *owner = &L.slots[u.owner]
+    L.completed += 1
+    u.active = 0
+    if code == 0:
+        keep_key(owner, u.key)
+    if L.rec == NULL:
+        return
+    if code:
+        record_error(L.rec, OP_PUT, code, done_ns)
+    else:
+        record_ok(L.rec, OP_PUT, done_ns - u.start_ns, u.size, done_ns)
+
+
+cdef void record_upload_request(Load *L, Conn *c, Slot *s, int code) noexcept nogil:
+    """Account for a request of a multipart PUT; the PUT itself ends with its complete or abort."""
+    cdef Upload *u = &L.uploads[s.upload]
+    cdef UploadStep step = s.step
+    s.step = NOT_MULTIPART
+    u.inflight -= 1
+    if step == UPLOAD_INITIATE:
+        if code == 0 and keep_upload_id(u, c):
+            hand_out_parts(L, c)         # its parts are due now, on every idle connection
+            return
+        end_upload(L, u, code if code else L.ep.other_code, c.done_ns)
+    elif step == UPLOAD_PART:
+        if code == 0 and not keep_etag(u, s.part, c):
+            code = L.ep.other_code
+        if L.rec != NULL:
+            if code:
+                record_error(L.rec, OP_PUT_PART, code, c.done_ns)
+            else:
+                record_ok(L.rec, OP_PUT_PART, c.done_ns - c.submit_ns, c.body_len, c.done_ns)
+        if code == 0:
+            u.parts_done += 1
+        elif not u.failed:
+            u.failed, u.code = 1, code
+        u.finish_due = (u.failed and u.inflight == 0) or u.parts_done == u.parts
+    elif step == UPLOAD_COMPLETE:
+        # S3 may answer 200 to a complete that failed, with the error in the body
+        if code == 0 and find_bytes(c.reply.kbuf + c.reply.hlen, c.reply.klen - c.reply.hlen, b"<Error>", 7) >= 0:
+            code = L.ep.other_code
+        if code == 0:
+            end_upload(L, u, 0, c.done_ns)
+        else:                            # abort it, so that its parts do not stay on the gateway
+            u.failed, u.code, u.finish_due = 1, code, 1
+    else:
+        end_upload(L, u, u.code, c.done_ns)
+
+
 cdef void record(Load *L, Conn *c) noexcept nogil:
     """Account for c's finished operation."""
     cdef Slot *s = &L.slots[c.index]
     cdef int code = c.code
     cdef uint64_t nbytes = c.body_len if s.op == OP_PUT else (c.reply.body_bytes if s.op == OP_GET else 0)
     L.inflight -= 1
-    L.completed += 1
     if code == 0 and c.reply.status >= 300:
         code = error_code(L.ep, c)
+    back_off(L, s, c)
+    if L.rec != NULL and c.reconnect_ns:
+        record_ok(L.rec, OP_RECONNECT, c.reconnect_ns, 0, c.done_ns)
+    if L.rec != NULL and c.tls_ns:
+        record_ok(L.rec, OP_TLS_HANDSHAKE, c.tls_ns, 0, c.done_ns)
+    if s.step != NOT_MULTIPART:
+        record_upload_request(L, c, s, code)
+        return
+    L.completed += 1
     if code == 0 and s.op == OP_PUT:
         keep_key(s, s.key)
     if s.op == OP_DELETE and (code == 0 or L.delete_only):
         # a failed DELETE keeps its object for later operations (cleanup tries each one once)
         s.nkeys -= 1
         s.keys[s.key_index] = s.keys[s.nkeys]
-    back_off(L, s, c)
     if L.rec == NULL:
         return
     if code:
@@ -138,10 +344,6 @@ cdef void record(Load *L, Conn *c) noexcept nogil:
         record_ok(L.rec, s.op, c.done_ns - c.submit_ns, nbytes, c.done_ns)
         if s.op == OP_GET:
             record_ok(L.rec, OP_GET_TTFB, c.first_byte_ns - c.submit_ns, 0, c.done_ns)
-    if c.reconnect_ns:
-        record_ok(L.rec, OP_RECONNECT, c.reconnect_ns, 0, c.done_ns)
-    if c.tls_ns:
-        record_ok(L.rec, OP_TLS_HANDSHAKE, c.tls_ns, 0, c.done_ns)
 
 
 cdef void back_off(Load *L, Slot *s, Conn *c) noexcept nogil:
@@ -174,7 +376,18 @@ cdef void drive(Load *L, Conn *c) noexcept nogil:
     unless the connection has to back off first."""
     cdef Slot *s = &L.slots[c.index]
     cdef uint64_t now = now_ns()
-    while may_submit(L, now):
+    cdef int upload
+    while True:
+        # a multipart PUT under way is finished even after the deadline: its parts were due
+        upload = due_upload(L) if L.uploads != NULL else -1
+        if upload >= 0:
+            if issue_upload_request(L, c, upload, now) != DONE:
+                return
+            record(L, c)
+            now = now_ns()
+            continue
+        if not may_submit(L, now):
+            return
         if s.backoff_ns and now < s.wake_ns:
             s.waiting = 1
             L.waiting += 1
@@ -278,7 +491,8 @@ cdef class S3Load:
     operation races another for a key. range_size: GETs read that many bytes at a random offset."""
 
     def __init__(self, S3Client client not None, *, bytes base, bytes bucket_path, bytes list_query,
-                 uint64_t size_min, uint64_t size_max, uint64_t seed, uint64_t range_size=0):
+                 uint64_t size_min, uint64_t size_max, uint64_t seed, uint64_t range_size=0,
+                 uint64_t multipart_threshold=0, uint64_t part_size=0):
         cdef uint64_t payload_len = size_max if size_max < PAYLOAD_MAX or client.ep.payload_sha256 else PAYLOAD_MAX
         cdef Load *L = &self.load
         cdef int i
@@ -298,11 +512,33 @@ cdef class S3Load:
             raise MemoryError(payload_len)
         fill(self.payload, payload_len, PATTERN_RANDOM, 0, seed)
         L.payload_len, L.range_size = payload_len, range_size
+        if multipart_threshold and size_max > multipart_threshold:
+            self._allocate_uploads(multipart_threshold, part_size, size_max)
         self._base, self._bucket_path, self._list_query = base, bucket_path, list_query
         L.payload, L.size_min, L.size_span, L.rng = self.payload, size_min, size_max - size_min, seed
         L.base, L.base_len = self._base, len(base)
         L.bucket_path, L.bucket_path_len = self._bucket_path, len(bucket_path)
         L.list_query, L.list_query_len = self._list_query, len(list_query)
+
+    cdef int _allocate_uploads(self, uint64_t threshold, uint64_t part_size, uint64_t size_max) except -1:
+        """One multipart upload per connection at most, each with room for an object's ETags and
+        its complete document: allocated once, not per object."""
+        cdef Load *L = &self.load
+        cdef int i
+        if part_size == 0 or (size_max + part_size - 1) // part_size > 10000:
+            raise ValueError("a multipart object has 1 to 10,000 parts")
+        L.multipart_threshold, L.part_size = threshold, part_size
+        L.max_parts = <int>((size_max + part_size - 1) // part_size)
+        L.uploads = <Upload *>calloc(L.ep.n, sizeof(Upload))
+        if L.uploads == NULL:
+            raise MemoryError()
+        for i in range(L.ep.n):
+            L.uploads[i].etags = <char *>malloc(L.max_parts * ETAG_BYTES)
+            L.uploads[i].etag_len = <size_t *>malloc(L.max_parts * sizeof(size_t))
+            L.uploads[i].document = <char *>malloc(L.max_parts * PART_XML_BYTES + 64)
+            if L.uploads[i].etags == NULL or L.uploads[i].etag_len == NULL or L.uploads[i].document == NULL:
+                raise MemoryError()
+        return 0
 
     cdef int _begin(self, list mix, uint64_t budget, uint64_t deadline_ns, int64_t *stop) except -1:
         """Set the mix ([(op index, weight)]) and the limits of the next pass."""
@@ -367,6 +603,12 @@ cdef class S3Load:
 
     def __dealloc__(self):
         cdef int i
+        if self.load.uploads != NULL:
+            for i in range(self.client.ep.n):
+                free(self.load.uploads[i].etags)
+                free(self.load.uploads[i].etag_len)
+                free(self.load.uploads[i].document)
+            free(self.load.uploads)
         if self.load.slots != NULL:
             for i in range(self.client.ep.n):
                 free(self.load.slots[i].path)
