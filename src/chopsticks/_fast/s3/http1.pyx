@@ -167,23 +167,19 @@ cdef void header_field(ReplyParser *p, const char *name, size_t name_len, const 
             p.keep_alive = 1
 
 
-cdef int parse_head(ReplyParser *p, const char *s, size_t n) noexcept nogil:
-    """Status, framing and keep-alive from a header block s[0:n] (ending in a blank line)."""
-    cdef size_t i, start, colon, v, e
-    if n < 12 or memcmp(s, b"HTTP/1.", 7) != 0 or parse_length(s + 9, 3) < 0:
-        return -1
-    p.keep_alive = s[7] == 49
-    p.status = <int>parse_length(s + 9, 3)
-    i = <size_t>find_bytes(s, n, b"\n", 1) + 1
-    while i < n:
-        start = i
-        colon = 0
-        while i < n and s[i] != 10:
-            if colon == 0 and s[i] == 58:
-                colon = i
-            i += 1
-        e = i
-        i += 1
+cdef bint next_header(const char *s, size_t n, size_t *i, const char **name, size_t *name_len,
+                      const char **value, size_t *value_len) noexcept nogil:
+    """The next "name: value" line of the header block s[0:n] from i on (i moves past it), the
+    value without surrounding blanks; False after the last."""
+    cdef size_t start, colon, v, e
+    while i[0] < n:
+        start, colon = i[0], 0
+        while i[0] < n and s[i[0]] != 10:
+            if colon == 0 and s[i[0]] == 58:
+                colon = i[0]
+            i[0] += 1
+        e = i[0]
+        i[0] += 1
         if colon == 0:
             continue
         v = colon + 1
@@ -191,7 +187,23 @@ cdef int parse_head(ReplyParser *p, const char *s, size_t n) noexcept nogil:
             v += 1
         while e > v and (s[e - 1] == 13 or s[e - 1] == 32 or s[e - 1] == 9):
             e -= 1
-        header_field(p, s + start, colon - start, s + v, e - v)
+        name[0], name_len[0], value[0], value_len[0] = s + start, colon - start, s + v, e - v
+        return True
+    return False
+
+
+cdef int parse_head(ReplyParser *p, const char *s, size_t n) noexcept nogil:
+    """Status, framing and keep-alive from a header block s[0:n] (ending in a blank line)."""
+    cdef size_t i, name_len, value_len
+    cdef const char *name
+    cdef const char *value
+    if n < 12 or memcmp(s, b"HTTP/1.", 7) != 0 or parse_length(s + 9, 3) < 0:
+        return -1
+    p.keep_alive = s[7] == 49
+    p.status = <int>parse_length(s + 9, 3)
+    i = <size_t>find_bytes(s, n, b"\n", 1) + 1
+    while next_header(s, n, &i, &name, &name_len, &value, &value_len):
+        header_field(p, name, name_len, value, value_len)
     return -1 if p.content_length == -2 else 0
 
 
@@ -232,24 +244,10 @@ cdef inline bint ends_at_close(ReplyParser *p) noexcept nogil:
 
 cdef const char *kept_header(ReplyParser *p, const char *lower_name, size_t *n) noexcept nogil:
     """The value of a header of a kept reply (keep set), or NULL."""
-    cdef const char *s = p.kbuf
-    cdef size_t i = 0, start, colon, v, e, end = p.hlen
-    while i < end:
-        start = i
-        colon = 0
-        while i < end and s[i] != 10:
-            if colon == 0 and s[i] == 58:
-                colon = i
-            i += 1
-        e = i
-        i += 1
-        if colon == 0 or not lower_equals(s + start, colon - start, lower_name):
-            continue
-        v = colon + 1
-        while v < e and (s[v] == 32 or s[v] == 9):
-            v += 1
-        while e > v and (s[e - 1] == 13 or s[e - 1] == 32 or s[e - 1] == 9):
-            e -= 1
-        n[0] = e - v
-        return s + v
+    cdef size_t i = <size_t>find_bytes(p.kbuf, p.hlen, b"\n", 1) + 1, name_len
+    cdef const char *name
+    cdef const char *value
+    while next_header(p.kbuf, p.hlen, &i, &name, &name_len, &value, n):
+        if lower_equals(name, name_len, lower_name):
+            return value
     return NULL
