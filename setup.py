@@ -41,6 +41,8 @@ if _has_header("openssl/ssl.h"):
 setup(
     ext_modules=cythonize(
         extensions,
+        # cimports by package path (chopsticks._fast.x) from any folder, without an installed chopsticks
+        include_path=["src"],
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
                              "cdivision": True, "initializedcheck": False},
     )
