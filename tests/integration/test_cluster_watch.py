@@ -13,6 +13,7 @@ from helpers.engine_cli import load_json, start_bench, wait_for_progress
 from helpers.lab_health import ceph, wait_healthy
 
 pytestmark = pytest.mark.ceph
+LATE_S = 4                          # an event shows at most this many seconds after its cause
 
 
 def run_second(doc: dict, wall_time: float) -> float:
@@ -47,12 +48,13 @@ def test_mark_down_and_noout_show_at_their_second_and_in_the_health_column(lab, 
         wait_healthy(lab)
     assert proc.returncode == 0, err
     doc = load_json(tmp_path / "r.json")
+    # at its second: the watch asks once a second; a loaded machine may delay an answer a little
     down = events_matching(doc, "osd.0 down")
     assert down, doc["cluster_events"]
-    assert run_second(doc, marked[0]) - 1 <= down[0]["second"] <= run_second(doc, marked[1]) + 2
+    assert run_second(doc, marked[0]) - 1 <= down[0]["second"] <= run_second(doc, marked[1]) + LATE_S
     noout_set = events_matching(doc, "noout flag(s) set")
     assert noout_set, doc["cluster_events"]
-    assert run_second(doc, noout[0]) - 1 <= noout_set[0]["second"] <= run_second(doc, noout[1]) + 2
+    assert run_second(doc, noout[0]) - 1 <= noout_set[0]["second"] <= run_second(doc, noout[1]) + LATE_S
     assert "event: " in err and "noout" in err                 # shown as it happened, not only at the end
     health = {int(row["second"]): row["health"] for row in csv.DictReader(open(tmp_path / "ts.csv"))}
     assert health[0] == "HEALTH_OK"
