@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from chopsticks import __version__
-from chopsticks.engine.contract import RunOutcome
+from chopsticks.engine.contract import ERR_STALLED, RunOutcome
 from chopsticks.engine.shm import Phase
 from chopsticks.metrics import histogram
 from chopsticks.metrics.summary import (CLUSTER_COLUMNS, MEASURED, SUMMARY_COLUMNS, TIMESERIES_COLUMNS, errors_by_kind,
@@ -46,6 +46,13 @@ def table(rows: list[dict], width: int | None = None) -> str:
                                   for r in cells) for block in blocks)
 
 
+def drain_ops(out: RunOutcome) -> int:
+    """The target's own ops that completed in the drain (derived timings such as TTFB left out)."""
+    own = [o for o, name in enumerate(out.op_names) if name not in out.plan.derived_ops]
+    return int(out.hist[:, Phase.DRAIN][:, own].sum() + out.errors[:, Phase.DRAIN][:, own].sum()
+               - out.errors[:, Phase.DRAIN][:, own, ERR_STALLED].sum())
+
+
 def report_text(out: RunOutcome, rows: list[dict], name_of, width: int | None = None) -> str:
     """The table plus the lines a user needs to trust it: measured time, errors, notes; all
     folded to `width` if given."""
@@ -62,7 +69,7 @@ def report_text(out: RunOutcome, rows: list[dict], name_of, width: int | None = 
     rate = rate_summary(out, rows)
     if rate:
         lines.extend(rate_text(rate))
-    drained = int(out.hist[:, Phase.DRAIN].sum())
+    drained = drain_ops(out)
     if drained:
         lines.append(f"drain: {drained:,} ops completed after the end of the measured time (left out of the figures)")
     for w in out.workers:
@@ -140,7 +147,7 @@ def result_document(out: RunOutcome, rows: list[dict], name_of, hints: list[str]
         "rate": rate_summary(out, rows),
         "cluster": out.info,
         "measured_s": out.measured_s,
-        "drain_ops": int(out.hist[:, Phase.DRAIN].sum()),
+        "drain_ops": drain_ops(out),
         "summary": rows,
         "errors_by_kind": errors_by_kind(out, name_of),
         "workers": out.workers,
