@@ -155,3 +155,10 @@ def test_python_driver_threads_follow_the_schedule(tmp_path):
     rows = rows_by_op(doc)
     assert rows["schedule.lag"]["ops"] == rows["all"]["ops"]
     assert rows["get.service"]["ops"] == rows["get"]["ops"] and rows["get"]["lat_p50_us"] >= rows["get.service"]["lat_p50_us"]
+
+
+def test_a_target_without_rate_mode_refuses_it(tmp_path):
+    config = tmp_path / "native.yaml"
+    config.write_text("endpoint: http://127.0.0.1:1\naccess_key: a\nsecret_key: s\nbucket: b\ndriver: native\n")
+    r = bench("s3", "--workload-config", config, "--rate", 100, "-t", "1s", timeout=30)
+    assert r.returncode == 2 and "rate mode is not available" in r.stderr and "Traceback" not in r.stderr
