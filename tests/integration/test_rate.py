@@ -157,8 +157,14 @@ def test_python_driver_threads_follow_the_schedule(tmp_path):
     assert rows["get.service"]["ops"] == rows["get"]["ops"] and rows["get"]["lat_p50_us"] >= rows["get.service"]["lat_p50_us"]
 
 
-def test_a_target_without_rate_mode_refuses_it(tmp_path):
-    config = tmp_path / "native.yaml"
-    config.write_text("endpoint: http://127.0.0.1:1\naccess_key: a\nsecret_key: s\nbucket: b\ndriver: native\n")
-    r = bench("s3", "--workload-config", config, "--rate", 100, "-t", "1s", timeout=30)
-    assert r.returncode == 2 and "rate mode is not available" in r.stderr and "Traceback" not in r.stderr
+
+def test_native_s3_at_300_ops_s(lab, tmp_path):
+    out = tmp_path / "r.json"
+    r = bench("s3", "--workload-config", lab.s3_config, "--driver", "native", "--op", "put", "--procs", 2,
+              "--concurrency", 8, "--rate", 300, "--duration", "3s", "--progress", "none", "--no-save", "--json", out)
+    assert r.returncode == 0, r.stderr
+    doc = load_json(out)
+    assert doc["rate"]["achieved_ops_s"] == pytest.approx(300, rel=0.02)
+    rows = rows_by_op(doc)
+    assert rows["put.service"]["ops"] == rows["schedule.lag"]["ops"] == rows["put"]["ops"] == rows["all"]["ops"]
+    assert rows["put"]["lat_p50_us"] >= rows["put.service"]["lat_p50_us"]

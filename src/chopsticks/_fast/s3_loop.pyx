@@ -29,6 +29,7 @@ from chopsticks._fast.sockets cimport *
 from chopsticks._fast.histogram cimport (Recorder, init_recorder, record_ok, record_error, record_stall,
                                         record_gauges, now_ns)
 from chopsticks._fast.payload cimport alloc_aligned, fill, splitmix64, PATTERN_RANDOM
+from chopsticks._fast.engine cimport start_schedule, begin_op
 
 include "s3/text.pyx"
 include "s3/sigv4.pyx"

@@ -1,6 +1,8 @@
 # Declarations from the Linux socket and epoll headers used by chopsticks, grouped by header.
 # Nothing else. (<sys/uio.h>'s iovec comes from Cython's own posix.uio.)
 from posix.uio cimport iovec
+from posix.time cimport timespec
+from posix.signal cimport sigset_t
 
 cdef extern from "<sys/socket.h>" nogil:
     ctypedef unsigned int socklen_t
@@ -93,3 +95,5 @@ cdef extern from "<sys/epoll.h>" nogil:
     int epoll_create1(int flags)
     int epoll_ctl(int epfd, int op, int fd, epoll_event *event)
     int epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout)
+    int epoll_pwait2(int epfd, epoll_event *events, int maxevents, const timespec *timeout,
+                     const sigset_t *sigmask)

@@ -33,7 +33,7 @@ class NativeS3Target(S3Target):
     multipart_threshold: int = 0        # PUTs of larger objects go up in parts of part_size (0: never)
     part_size: int = 8 << 20
     derived_ops: ClassVar[tuple[str, ...]] = ("get.ttfb", "reconnect", "tls_handshake", "put.part")
-    supports_rate: ClassVar[bool] = False   # the compiled S3 loop keeps its own closed-loop skeleton for now
+    supports_rate: ClassVar[bool] = True    # the loop follows _fast/engine.pxd's schedule
 
     def needs_prefill(self) -> bool:
         return self.existing is None and super().needs_prefill()

@@ -1,6 +1,7 @@
 # The load of one worker: a mix of operations kept in flight on every connection of a client.
 from libc.stdint cimport uint64_t, int64_t
 from chopsticks._fast.histogram cimport Recorder
+from chopsticks._fast.engine cimport LoopControl
 
 cdef enum:
     PATH_BYTES = 1280            # an object's path: base + serial
@@ -64,6 +65,7 @@ cdef struct Upload:              # one object going up in parts, its parts on an
 
 cdef struct Slot:                # one connection's share of the load
     int op
+    uint64_t intended_ns         # when its operation should have started (rate mode), else its start
     uint64_t key
     size_t key_index             # where key is in keys (GET, HEAD, DELETE)
     bint stalled                 # counted as older than --op-timeout
@@ -117,6 +119,9 @@ cdef struct Load:
     uint64_t next_wake_ns        # the earliest wake_ns of those
     uint64_t submitted
     uint64_t completed
+    bint rated                   # rate mode: operations start at their intended starts (sched)
+    LoopControl sched            # only its schedule (_fast/engine.pxd start_schedule, begin_op)
+    int n_target_ops             # rate mode's <op>.service slots follow the target's, then schedule.lag
 
 cdef class S3Load:
     cdef S3Client client

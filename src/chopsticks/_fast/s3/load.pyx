@@ -130,7 +130,7 @@ cdef void begin_upload(Load *L, Conn *c, Slot *s, Req *r, uint64_t now) noexcept
     else:
         return                           # (cannot happen: a busy connection per active upload)
     u = &L.uploads[i]
-    u.active, u.owner, u.key, u.size, u.start_ns = 1, c.index, s.key, r.body_len, now
+    u.active, u.owner, u.key, u.size, u.start_ns = 1, c.index, s.key, r.body_len, s.intended_ns
     u.parts = <int>((r.body_len + L.part_size - 1) // L.part_size)
     u.next_part, u.parts_done, u.inflight, u.failed, u.code, u.finish_due = 1, 0, 1, 0, 0, 0
     u.upload_id_len = 0
@@ -341,9 +341,14 @@ cdef void record(Load *L, Conn *c) noexcept nogil:
     if code:
         record_error(L.rec, s.op, code, c.done_ns)
     else:
-        record_ok(L.rec, s.op, c.done_ns - c.submit_ns, nbytes, c.done_ns)
+        record_ok(L.rec, s.op, c.done_ns - s.intended_ns, nbytes, c.done_ns)
         if s.op == OP_GET:
             record_ok(L.rec, OP_GET_TTFB, c.first_byte_ns - c.submit_ns, 0, c.done_ns)
+        if L.rated:
+            record_ok(L.rec, L.n_target_ops + s.op, c.done_ns - c.submit_ns, 0, c.done_ns)
+    if L.rated:
+        record_ok(L.rec, 2 * L.n_target_ops, c.submit_ns - s.intended_ns if c.submit_ns > s.intended_ns else 0,
+                  0, c.done_ns)
 
 
 cdef void back_off(Load *L, Slot *s, Conn *c) noexcept nogil:
@@ -389,15 +394,25 @@ cdef void drive(Load *L, Conn *c) noexcept nogil:
         if not may_submit(L, now):
             return
         if s.backoff_ns and now < s.wake_ns:
-            s.waiting = 1
-            L.waiting += 1
-            if s.wake_ns < L.next_wake_ns:
-                L.next_wake_ns = s.wake_ns
+            park(L, s, s.wake_ns)
             return
+        if L.rated and L.sched.next_due_ns > <double>now:
+            park(L, s, <uint64_t>L.sched.next_due_ns)      # nothing due yet: wait for the schedule
+            return
+        s.intended_ns = begin_op(&L.sched, now) if L.rated else now
         if issue(L, c, now) != DONE:
             return
         record(L, c)
         now = now_ns()
+
+
+cdef inline void park(Load *L, Slot *s, uint64_t wake_ns) noexcept nogil:
+    """Idle connection s waits until wake_ns (its backoff, or the next intended start)."""
+    s.waiting = 1
+    s.wake_ns = wake_ns
+    L.waiting += 1
+    if wake_ns < L.next_wake_ns:
+        L.next_wake_ns = wake_ns
 
 
 cdef void wake(Load *L, uint64_t now) noexcept nogil:
@@ -454,15 +469,18 @@ cdef int run_load(Load *L) noexcept nogil:
     """Until the budget, the deadline or the stop flag, and every request finished: 0 or errno."""
     cdef Endpoint *ep = L.ep
     cdef uint64_t now = now_ns(), last_scan = now
-    cdef int i, n, wait_ms
+    cdef int i, n
+    cdef uint64_t wait_ns
+    cdef timespec wait
     cdef Conn *c
     for i in range(ep.n):
         drive(L, &ep.conns[i])
     while L.inflight > 0 or (L.waiting > 0 and may_submit(L, now)):
-        wait_ms = 100
-        if L.waiting and L.submitting and L.next_wake_ns < now + 100000000ULL:
-            wait_ms = <int>((L.next_wake_ns - now) // 1000000 + 1) if L.next_wake_ns > now else 0
-        n = epoll_wait(ep.epfd, ep.events, ep.n, wait_ms)
+        wait_ns = SCAN_NS
+        if L.waiting and L.submitting and L.next_wake_ns < now + SCAN_NS:
+            wait_ns = L.next_wake_ns - now if L.next_wake_ns > now else 0
+        wait.tv_sec, wait.tv_nsec = wait_ns // 1000000000ULL, wait_ns % 1000000000ULL
+        n = epoll_pwait2(ep.epfd, ep.events, ep.n, &wait, NULL)
         if n < 0:
             if errno == EINTR:
                 continue
@@ -559,6 +577,7 @@ cdef class S3Load:
         for i in range(L.ep.n):
             L.slots[i].waiting = 0
         L.rec = NULL
+        L.rated = False
         return 0
 
     def use_existing(self, bytes keys, cnp.uint64_t[::1] ends not None):
@@ -595,6 +614,10 @@ cdef class S3Load:
         self._begin(spec["mix"], spec["ops_limit"], spec["deadline_ns"], &stop[0])
         self.load.rec = &rec
         self.load.op_timeout_ns = spec["op_timeout_ns"]
+        if spec["rate"] > 0:
+            self.load.rated = True
+            self.load.n_target_ops = spec["n_target_ops"]
+            start_schedule(&self.load.sched, spec["rate"], spec["arrivals"], spec["seed"], spec["first_due_ns"])
         with nogil:
             fatal = run_load(&self.load)
         self.load.rec = NULL
