@@ -15,7 +15,9 @@ cimport numpy as cnp
 
 from chopsticks._fast.librados cimport *
 from chopsticks._fast.cluster cimport connect_cluster
-from chopsticks._fast.histogram cimport record_error, record_stall, now_ns, NBUCKETS, N_PHASES, ERR_CODES, TS_FIELDS
+from chopsticks._fast.histogram cimport (record_error, record_stall, now_ns, NBUCKETS, N_PHASES, ERR_CODES, TS_FIELDS,
+                                        ERR_VERIFY)
+from chopsticks._fast.verify cimport Verifier, init_verifier, free_verifier, wrote, expected, verify_read, verify_report
 from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, unsubmit, wait_ns,
                                      record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)
 from chopsticks._fast.payload cimport alloc_aligned, fill, stamp, splitmix64, PATTERN_RANDOM
@@ -61,6 +63,7 @@ cdef struct Slot:
     uint64_t intended_ns         # rate mode: when the op should have started (else = submit_ns)
     uint64_t submit_ns           # 0 while the slot is free
     uint64_t done_ns             # stamped by the completion callback; 0 while in flight
+    uint64_t seq                 # a write's stamp; a read's expected minimum (--verify)
     int notify_fd
     int op
     int stalled
@@ -93,6 +96,8 @@ cdef struct Load:
     uint64_t size_span           # write sizes are drawn from [size_min, size_min + size_span]
     uint64_t size_max
     uint64_t seq                 # write sequence number, stamped into every 4 KiB block
+    bint verify                  # check every object read against its stamps and this load's writes
+    Verifier ver                 # one key per object
 
 
 cdef void _on_complete(rados_completion_t c, void *arg) noexcept nogil:
@@ -186,7 +191,7 @@ cdef class ObjectLoad:
     cdef int inflight_left      # ops still in flight when a pass gave up: their slots stay allocated
 
     def __init__(self, PoolConnection conn not None, str prefix, uint64_t nobjects, uint64_t size_min,
-                 uint64_t size_max, int depth, bint prefilled):
+                 uint64_t size_max, int depth, bint prefilled, bint verify=False):
         cdef Load *L = &self.load
         cdef int i, notify_fd
         if nobjects == 0 or depth < 1 or size_min > size_max:
@@ -207,6 +212,9 @@ cdef class ObjectLoad:
             memset(L.exists, 1, nobjects)
             L.nexisting = nobjects
         L.size_min, L.size_span, L.size_max = size_min, size_max - size_min, size_max
+        L.verify = verify
+        if verify:
+            init_verifier(&L.ver, nobjects)
         notify_fd = eventfd(0, EFD_CLOEXEC)
         if notify_fd < 0:
             raise OSError(errno, "eventfd")
@@ -288,6 +296,11 @@ cdef class ObjectLoad:
         free(L.slots)
         free(L.free_slots)
         free(L.exists)
+        free_verifier(&L.ver)
+
+    def verify_report(self):
+        """--verify's counts and first failures for this load (None without --verify)."""
+        return verify_report(&self.load.ver) if self.load.verify else None
 
 
 cdef int set_mix(Load *L, list mix) except -1:
@@ -348,6 +361,7 @@ cdef int submit(Load *L, Slot *s) noexcept nogil:
     if op == OP_WRITE:
         s.nbytes = L.size_min + (splitmix64(&L.rng) % (L.size_span + 1) if L.size_span else 0)
         L.seq += 1
+        s.seq = L.seq
         stamp(s.buf, s.nbytes, obj, L.seq)       # the object's index where rbd stamps the offset
         if not L.exists[obj]:
             L.exists[obj] = 1
@@ -355,6 +369,8 @@ cdef int submit(Load *L, Slot *s) noexcept nogil:
         s.submit_ns = now_ns()
         r = rados_aio_write_full(L.io, name, s.comp, s.buf, s.nbytes)
     elif op == OP_READ:
+        if L.verify:
+            s.seq = expected(&L.ver, obj)
         s.submit_ns = now_ns()
         r = rados_aio_read(L.io, name, s.comp, s.buf, L.size_max, 0)
     elif op == OP_STAT:
@@ -382,7 +398,11 @@ cdef void reap(Load *L, LoopControl *ctl, Slot *s) noexcept nogil:
     rados_aio_release(s.comp)
     if ret < 0:
         record_failed(ctl, s.op, -ret, s.intended_ns, s.submit_ns, s.done_ns)
+    elif L.verify and s.op == OP_READ and not verify_read(&L.ver, s.buf, <uint64_t>ret, s.obj, s.seq):
+        record_failed(ctl, s.op, ERR_VERIFY, s.intended_ns, s.submit_ns, s.done_ns)
     else:
+        if L.verify and (s.op == OP_WRITE or s.op == OP_DELETE):
+            wrote(&L.ver, s.obj, s.seq if s.op == OP_WRITE else 0)
         record_done(ctl, s.op, s.intended_ns, s.submit_ns, s.done_ns,
                     s.nbytes if s.op == OP_WRITE else (<uint64_t>ret if s.op == OP_READ else 0))
     s.submit_ns = 0

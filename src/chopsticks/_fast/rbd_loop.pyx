@@ -135,7 +135,7 @@ cdef class Connection:
             ctl.budget = min(ctl.budget, 2 * gen.nblocks)
         try:
             if verify:
-                init_verifier(&ver, gen.start, gen.nblocks * bs, bs)
+                init_verifier(&ver, gen.nblocks)            # one key per bs-block of the span
             for i in range(depth):
                 free_slots[i] = &slots[depth - 1 - i]
                 slots[i].buf = alloc_aligned(bs)
@@ -189,11 +189,11 @@ cdef class Connection:
                                 s.done_ns = now
                             if ret < 0:
                                 record_failed(&ctl, s.op, <int>(-ret), s.intended_ns, s.submit_ns, s.done_ns)
-                            elif verify and s.op == OP_READ and not verify_read(&ver, s.buf, s.offset, s.seq):
+                            elif verify and s.op == OP_READ and not verify_read(&ver, s.buf, bs, s.offset, s.seq):
                                 record_failed(&ctl, s.op, ERR_VERIFY, s.intended_ns, s.submit_ns, s.done_ns)
                             else:
                                 if verify and s.op == OP_WRITE:
-                                    wrote(&ver, s.offset, s.seq)
+                                    wrote(&ver, (s.offset - gen.start) // bs, s.seq)
                                 record_done(&ctl, s.op, s.intended_ns, s.submit_ns, s.done_ns, bs)
                             s.submit_ns = 0
                             free_slots[n_free] = s
@@ -239,7 +239,7 @@ cdef int _submit(rbd_image_t image, Slot *s, IoGen *gen, uint64_t bs, int stamp_
         r = rbd_aio_write(image, s.offset, bs, s.buf, s.comp)
     else:
         if ver != NULL:
-            s.seq = expected(ver, s.offset)
+            s.seq = expected(ver, (s.offset - gen.start) // bs)
         s.submit_ns = now_ns()
         r = rbd_aio_read(image, s.offset, bs, s.buf, s.comp)
     if r < 0:

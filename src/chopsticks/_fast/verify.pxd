@@ -1,6 +1,7 @@
-# --verify for block-style loops: what this worker wrote where (the seq of the last completed write
-# of each bs-block of its span), and the check of every block read back against its stamp
-# (payload.pxd: offset, seq, magic, check value) and against that record.
+# --verify for the loops that stamp what they write (rbd, rados): what this worker wrote where (the
+# seq of the last completed write under each key: a bs-block of an image's span, an object), and
+# the check of every 4 KiB block read back against its stamp (payload.pxd: offset, seq, magic,
+# check value) and against that record.
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free
 
@@ -21,10 +22,8 @@ cdef struct VerifyNote:
 
 
 cdef struct Verifier:
-    uint64_t *last_seq           # per bs-block of the span: seq of the last completed write (0: none)
-    uint64_t start               # first byte of the span
-    uint64_t bs
-    uint64_t nblocks
+    uint64_t *last_seq           # per key: seq of the last completed write (0: none, or deleted)
+    uint64_t nkeys
     uint64_t checked             # 4 KiB blocks (or shorter writes) checked
     uint64_t unwritten           # blocks read that no chopsticks write had stamped (not checked)
     uint64_t failed              # blocks that failed a check
@@ -32,13 +31,13 @@ cdef struct Verifier:
     VerifyNote notes[VERIFY_NOTES]
 
 
-cdef inline int init_verifier(Verifier *v, uint64_t start, uint64_t span, uint64_t bs) except -1:
-    v.start, v.bs, v.nblocks = start, bs, span // bs
+cdef inline int init_verifier(Verifier *v, uint64_t nkeys) except -1:
+    v.nkeys = nkeys
     v.checked = v.unwritten = v.failed = 0
     v.n_notes = 0
-    v.last_seq = <uint64_t *>calloc(v.nblocks if v.nblocks else 1, sizeof(uint64_t))
+    v.last_seq = <uint64_t *>calloc(nkeys if nkeys else 1, sizeof(uint64_t))
     if v.last_seq == NULL:
-        raise MemoryError(v.nblocks * 8)
+        raise MemoryError(nkeys * 8)
     return 0
 
 
@@ -47,14 +46,14 @@ cdef inline void free_verifier(Verifier *v) noexcept nogil:
     v.last_seq = NULL
 
 
-cdef inline void wrote(Verifier *v, uint64_t offset, uint64_t seq) noexcept nogil:
-    """A write of seq at offset completed."""
-    v.last_seq[(offset - v.start) // v.bs] = seq
+cdef inline void wrote(Verifier *v, uint64_t key, uint64_t seq) noexcept nogil:
+    """A write of seq under key completed (seq 0: the key was deleted)."""
+    v.last_seq[key] = seq
 
 
-cdef inline uint64_t expected(Verifier *v, uint64_t offset) noexcept nogil:
-    """What a read submitted now at offset must find at least (0: nothing this worker wrote)."""
-    return v.last_seq[(offset - v.start) // v.bs]
+cdef inline uint64_t expected(Verifier *v, uint64_t key) noexcept nogil:
+    """What a read submitted now under key must find at least (0: nothing this worker wrote)."""
+    return v.last_seq[key]
 
 
 cdef inline void _note(Verifier *v, uint64_t offset, int kind, uint64_t want, uint64_t found) noexcept nogil:
@@ -67,15 +66,17 @@ cdef inline void _note(Verifier *v, uint64_t offset, int kind, uint64_t want, ui
         v.n_notes += 1
 
 
-cdef inline bint verify_read(Verifier *v, const char *buf, uint64_t offset, uint64_t want) noexcept nogil:
-    """Check every block of a successful read of v.bs bytes at offset; False if any failed.
+cdef inline bint verify_read(Verifier *v, const char *buf, uint64_t nbytes, uint64_t offset,
+                             uint64_t want) noexcept nogil:
+    """Check every block of a successful read of nbytes whose stamps say `offset` (and offset +
+    4096 ... for the next blocks); False if any failed.
     A block stamped by this worker must be at least `want` (its last write before the read was
     submitted); a block another worker stamped is checked for place and content only."""
     cdef uint64_t block = 0, n, seq
     cdef int r
     cdef bint ok = True
-    while block < v.bs:
-        n = STAMP_EVERY if v.bs - block > STAMP_EVERY else v.bs - block
+    while block < nbytes:
+        n = STAMP_EVERY if nbytes - block > STAMP_EVERY else nbytes - block
         seq = 0
         r = check_block(buf + block, n, offset + block, &seq)
         if r == BLOCK_UNWRITTEN:

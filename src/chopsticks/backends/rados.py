@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-from chopsticks.backends.block import errno_name
+from chopsticks.backends.block import errno_name, verify_text
 from chopsticks.ceph import connect_failure
 from chopsticks.errors import ChopsticksError
 from chopsticks.extensions import compiled
@@ -41,6 +41,7 @@ class RadosTarget:
     cleanup: bool = True
     create_pool: bool = False
     connect_timeout_s: int = 10
+    verify: bool = False            # check every object read against its stamps and this run's writes
     name = "rados"
     op_names = RADOS_OPS
     derived_ops: ClassVar[tuple[str, ...]] = ()
@@ -72,9 +73,9 @@ class RadosTarget:
             return f"pool '{self.pool}' does not exist (ceph osd pool create {self.pool}, or pass --create-pool)"
         return str(e)
 
-    def _load(self, conn, index: int, iodepth: int, prefilled: bool):
+    def _load(self, conn, index: int, iodepth: int, prefilled: bool, verify: bool = False):
         return _rados_loop().ObjectLoad(conn, self.object_prefix(index), self.objects, self.size_min,
-                                        self.size_max, iodepth, prefilled)
+                                        self.size_max, iodepth, prefilled, verify)
 
     def prepare(self, plan) -> dict:
         """Check the cluster and the pool (creating it if asked); write every worker's objects
@@ -106,7 +107,7 @@ class RadosTarget:
 
     def open_worker(self, plan, index: int) -> RadosSession:
         conn = self._connect()
-        load = self._load(conn, index, plan.iodepth, prefilled=self.needs_prefill())
+        load = self._load(conn, index, plan.iodepth, prefilled=self.needs_prefill(), verify=self.verify)
         loop = _rados_loop()
         mix = [(loop.OP_NAMES.index(op), weight) for op, weight in self.mix]
         return RadosSession(self, conn, load, {"mix": mix, "access": loop.ACCESS_MODES[self.access],
@@ -119,7 +120,7 @@ class RadosTarget:
         return {"backend": self.name, "conf": self.conf, "client_id": self.client_id, "keyring": self.keyring,
                 "pool": self.pool, "namespace": self.namespace, "mix": [list(m) for m in self.mix],
                 "size_min": self.size_min, "size_max": self.size_max, "objects": self.objects,
-                "access": self.access, "prefix": self.prefix, "cleanup": self.cleanup}
+                "access": self.access, "prefix": self.prefix, "cleanup": self.cleanup, "verify": self.verify}
 
 
 class RadosSession:
@@ -127,7 +128,11 @@ class RadosSession:
         self.target, self.conn, self.load, self.load_spec = target, conn, load, load_spec
 
     def run(self, hist, ts, errors, stop, spec: dict) -> dict:
-        return self.load.run(hist, ts, errors, stop, {**spec, **self.load_spec})
+        out = self.load.run(hist, ts, errors, stop, {**spec, **self.load_spec})
+        report = self.load.verify_report()
+        if report is not None:
+            out["report"] = verify_text(report)
+        return out
 
     def close(self) -> None:
         try:

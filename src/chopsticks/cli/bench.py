@@ -249,6 +249,7 @@ def rados(
     access: Annotated[str, typer.Option("--access", help="seq (object after object, as rados bench seq) | rand.")] = "rand",
     prefix: Annotated[str, typer.Option("--prefix", help="Object name prefix.")] = "chopsticks",
     cleanup: Annotated[bool, typer.Option("--cleanup/--no-cleanup", help="Remove the objects the run wrote or prefilled.")] = True,
+    verify: Verify = False,
     connect_timeout: ConnectTimeout = 10,
     procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
     ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
@@ -276,7 +277,8 @@ def rados(
         keyring = keyring or default_keyring
     target = RadosTarget(conf=conf, client_id=client_id, keyring=keyring or "", pool=pool, namespace=namespace,
                          mix=ops, size_min=lo, size_max=hi, objects=objects, access=access, prefix=prefix,
-                         cleanup=cleanup, create_pool=create_pool, connect_timeout_s=connect_timeout)
+                         cleanup=cleanup, create_pool=create_pool, connect_timeout_s=connect_timeout,
+                         verify=verify)
     opts = opts.with_cluster(cluster, hosts, wait_hosts)
     plan = opts.plan(target)
     common.check_buffer_memory(plan, plan.iodepth * hi, "--iodepth × --size")
