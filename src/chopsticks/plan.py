@@ -21,7 +21,8 @@ class Plan:
     target: Target                  # what to load, and how (a backend's frozen dataclass)
     procs: int                      # worker processes
     cpus: tuple[int, ...]           # CPU each worker pins itself to
-    iodepth: int                    # operations in flight per worker
+    max_inflight: int               # operations in flight per worker at most: --iodepth; bench s3's
+                                    # --concurrency (one per connection or thread); run's users per worker
     duration_s: float | None        # measured time, after the ramp; None = until io_total
     ramp_s: int = 0                 # whole seconds at the start excluded from the results
     io_total: int | None = None     # bytes over all workers; None = until duration

@@ -96,7 +96,7 @@ class ScrapeProbe:
 def test_scrapes_match_the_merged_histogram_and_the_endpoint_ends_with_the_run():
     port = free_port()
     target = NullTarget(io=BlockIo(bs=4096, rw="randrw", rwmixread=30))
-    plan = Plan(target=target, procs=2, cpus=pool.assign_cpus(2)[0], iodepth=1, duration_s=2.5,
+    plan = Plan(target=target, procs=2, cpus=pool.assign_cpus(2)[0], max_inflight=1, duration_s=2.5,
                 command=("chopsticks", "bench", "null"))
     probe = ScrapeProbe(port)
     out = pool.run(plan, [probe, PrometheusExporter("127.0.0.1", port, target.name)])

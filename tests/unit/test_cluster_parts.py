@@ -59,7 +59,7 @@ def _outcome(plan: Plan, ops_per_second: list[int], bucket: int) -> RunOutcome:
 
 
 def test_merge_sums_the_hosts_exactly():
-    plan = Plan(target=NullTarget(io=BlockIo()), procs=1, cpus=(0,), iodepth=1, duration_s=3.0)
+    plan = Plan(target=NullTarget(io=BlockIo()), procs=1, cpus=(0,), max_inflight=1, duration_s=3.0)
     hosts = [Host(0, "a", "tcp://a", 1, 0, 0.0, 0.001), Host(1, "b", "tcp://b", 1, 1, 0.002, 0.001)]
     results = [HostResult(hosts[0], _outcome(plan, [10, 10, 10], 100), 1.0),
                HostResult(hosts[1], _outcome(plan, [5, 5], 400), 1.004)]
@@ -72,7 +72,7 @@ def test_merge_sums_the_hosts_exactly():
 
 
 def test_a_lost_host_is_rebuilt_from_its_stream():
-    plan = Plan(target=NullTarget(io=BlockIo()), procs=2, cpus=(0, 1), iodepth=1, duration_s=10.0)
+    plan = Plan(target=NullTarget(io=BlockIo()), procs=2, cpus=(0, 1), max_inflight=1, duration_s=10.0)
     seconds = {}
     for s in range(3):
         ts = np.zeros((1, TS_FIELDS), dtype=np.int64)

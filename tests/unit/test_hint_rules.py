@@ -32,7 +32,7 @@ def outcome(iops_per_second=(100,) * 8, errors=None, workers=None, procs=1) -> R
     errs = np.zeros((1, N_PHASES, len(OPS), ERR_CODES), dtype=np.int64)
     for (op, code), n in (errors or {}).items():
         errs[0, Phase.MEASURED, op, code] = n
-    plan = Plan(target=FakeTarget(), procs=procs, cpus=(0,) * procs, iodepth=1, duration_s=float(secs))
+    plan = Plan(target=FakeTarget(), procs=procs, cpus=(0,) * procs, max_inflight=1, duration_s=float(secs))
     ticks = {f.name: np.zeros((secs, len(OPS))) for f in fields(RunOutcome) if f.name.startswith("tick_")}
     return RunOutcome(plan=plan, info={}, op_names=OPS, hist=np.zeros((1, N_PHASES, len(OPS), NBUCKETS), np.uint64),
                       ts=ts, errors=errs, workers=workers or [{"message": ""}], start_ns=0, ramp_end_ns=0,
@@ -99,7 +99,7 @@ class RateTarget:
 def rate_outcome(lag_ms_per_second, inflight, iodepth=4) -> RunOutcome:
     """A rate-mode run of 1 worker: 1,000 writes a second sent `lag_ms` late, `inflight` in flight
     on average."""
-    plan = Plan(target=RateTarget(), procs=1, cpus=(0,), iodepth=iodepth, duration_s=float(len(lag_ms_per_second)),
+    plan = Plan(target=RateTarget(), procs=1, cpus=(0,), max_inflight=iodepth, duration_s=float(len(lag_ms_per_second)),
                 rate=5000.0)
     names, secs = plan.op_names, len(lag_ms_per_second)
     ts = np.zeros((1, secs, len(names), TS_FIELDS), dtype=np.int64)

@@ -40,7 +40,7 @@ def run():
     mem = RunMemory.create(ShmLayout(2, len(OPS), 20))
     mem.header[:, Header.PID] = os.getpid()
     mem.header[:, Header.STATE] = WorkerState.RUNNING
-    plan = Plan(target=FakeTarget(), procs=2, cpus=(0, 1), iodepth=4, duration_s=10.0, ramp_s=2)
+    plan = Plan(target=FakeTarget(), procs=2, cpus=(0, 1), max_inflight=4, duration_s=10.0, ramp_s=2)
     yield LiveRun(plan, OPS, mem, 0, 0.0, Stopper())
     mem.close()
 

@@ -347,7 +347,7 @@ def run_session(tmp_path, body, users=3, spawn_rate=100.0, duration_s=1.0, procs
                 op_timeout_s=30.0, header=HEADER):
     target = ScenarioTarget(scenario_file=scenario(tmp_path, body, header=header), workload_config=mock_config(),
                             scenario_config=ScenarioConfig(None), users=users, spawn_rate=spawn_rate)
-    plan = Plan(target=target, procs=procs, cpus=(0,) * procs, iodepth=users, duration_s=duration_s)
+    plan = Plan(target=target, procs=procs, cpus=(0,) * procs, max_inflight=users, duration_s=duration_s)
     rows = Rows(len(target.op_names))
     start = time.monotonic_ns()
     spec = {"n_ops": rows.n_ops, "max_secs": 30, "start_ns": start, "ramp_end_ns": start,
@@ -464,7 +464,7 @@ def test_a_call_stuck_past_the_op_timeout_counts_once_on_its_op(tmp_path):
     config = mock_config(latency_ms=60_000)                              # a gateway that stopped answering
     target = ScenarioTarget(scenario_file=scenario(tmp_path, SLOW_CALLS), workload_config=config,
                             scenario_config=ScenarioConfig(None), users=3, spawn_rate=100)
-    plan = Plan(target=target, procs=1, cpus=(0,), iodepth=3, duration_s=1.0)
+    plan = Plan(target=target, procs=1, cpus=(0,), max_inflight=3, duration_s=1.0)
     rows = Rows(len(target.op_names))
     start = time.monotonic_ns()
     spec = {"n_ops": rows.n_ops, "max_secs": 30, "start_ns": start, "ramp_end_ns": start,

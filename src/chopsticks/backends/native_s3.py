@@ -55,7 +55,7 @@ class NativeS3Session:
         driver = NativeDriver(target.config.as_driver_dict())   # validates driver_config
         driver.close()
         prefix = f"{target.prefix}/{int(time.time())}-w{index}/"
-        self.client = driver.new_client(connections=plan.iodepth)
+        self.client = driver.new_client(connections=plan.max_inflight)
         code = self.client.connect()
         if code:
             raise ChopsticksError(f"cannot connect to {target.config.endpoint}: {failure_name(code)}")

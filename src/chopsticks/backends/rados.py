@@ -107,7 +107,7 @@ class RadosTarget:
 
     def open_worker(self, plan, index: int) -> RadosSession:
         conn = self._connect()
-        load = self._load(conn, index, plan.iodepth, prefilled=self.needs_prefill(), verify=self.verify)
+        load = self._load(conn, index, plan.max_inflight, prefilled=self.needs_prefill(), verify=self.verify)
         loop = _rados_loop()
         mix = [(loop.OP_NAMES.index(op), weight) for op, weight in self.mix]
         return RadosSession(self, conn, load, {"mix": mix, "access": loop.ACCESS_MODES[self.access],

@@ -63,7 +63,7 @@ class RbdTarget(BlockTarget):
                 self.io.check(conn.image_size, f"image '{self.pool}/{image}'")
             finally:
                 conn.close()
-        self.io.check_buffers(plan.procs, plan.iodepth)
+        self.io.check_buffers(plan.procs, plan.max_inflight)
         return {"fsid": fsid, "image_bytes": sizes}
 
     def open_worker(self, plan, index: int) -> RbdSession:

@@ -118,7 +118,7 @@ class S3Session:
         self.payloads = _payloads(target, plan.seed * 7919 + index)
         self.base = f"{target.prefix}/{int(time.time())}-w{index}"
         self.threads = [_Thread(target, f"{self.base}-t{t}", plan.seed * 1_000_003 + index * 1000 + t)
-                        for t in range(plan.iodepth)]
+                        for t in range(plan.max_inflight)]
         self.calls: ThreadedCalls | None = None
         if target.needs_prefill():
             failures = _on_each_thread(self._prefill, self.threads)

@@ -281,6 +281,6 @@ def rados(
                          verify=verify)
     opts = opts.with_cluster(cluster, hosts, wait_hosts)
     plan = opts.plan(target)
-    common.check_buffer_memory(plan, plan.iodepth * hi, "--iodepth × --size")
+    common.check_buffer_memory(plan, plan.max_inflight * hi, "--iodepth × --size")
     common.execute(plan, opts,
                    common.cluster_watch(watch_cluster, conf, keyring or "", client_id))

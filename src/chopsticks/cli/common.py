@@ -183,7 +183,7 @@ class RunOptions:
             raise typer.BadParameter(f"rate mode is not available for this target ({target.name}) yet",
                                      param_hint="--rate" if self.rate is not None else "--slo")
         check_outputs(self.csv, self.timeseries_csv, self.json)
-        return Plan(target=target, procs=procs, cpus=cpus, iodepth=self.iodepth, duration_s=duration,
+        return Plan(target=target, procs=procs, cpus=cpus, max_inflight=self.iodepth, duration_s=duration,
                     ramp_s=self.ramp, io_total=io_total, seed=self.seed,
                     op_timeout_s=op_timeout, command=tuple(["chopsticks", *sys.argv[1:]]),
                     rate=self.rate, arrivals=self.arrivals, pin=self.pin)

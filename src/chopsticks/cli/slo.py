@@ -47,7 +47,7 @@ def execute_slo(plan: Plan, opts: RunOptions) -> None:
     name_of = plan.target.error_name
     documents, curve = [], []
     print(f"SLO search: {', '.join(o.text for o in objectives)}; steps of {step_s:g}s, "
-          f"{plan.procs} worker(s), at most {plan.iodepth} ops in flight each")
+          f"{plan.procs} worker(s), at most {plan.max_inflight} ops in flight each")
     print("  ".join(f"{c:>14}" for c in columns))
 
     def run_step(rate: float | None):

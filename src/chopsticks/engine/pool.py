@@ -122,7 +122,7 @@ def loop_spec(plan: Plan, layout: ShmLayout, index: int, start_ns: int) -> dict:
         "start_ns": start_ns, "ramp_end_ns": ramp_end_ns,
         "deadline_ns": NO_DEADLINE if plan.duration_s is None else ramp_end_ns + int(plan.duration_s * 1e9),
         "ops_limit": plan.ops_limit(), "op_timeout_ns": int(plan.op_timeout_s * 1e9),
-        "max_inflight": plan.iodepth, "iodepth": plan.iodepth,
+        "max_inflight": plan.max_inflight,
         "seed": derive_seed(plan.seed, g), "worker_index": g, "rate": rate, "arrivals": ARRIVALS.index(plan.arrivals),
         "first_due_ns": first_due_ns,
     }

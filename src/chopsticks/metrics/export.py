@@ -140,7 +140,7 @@ def result_document(out: RunOutcome, rows: list[dict], name_of, hints: list[str]
         "stop_signal": signal.Signals(out.stop_signal).name if out.stop_signal else None,
         "notes": out.notes,
         "hints": list(hints),
-        "settings": {"procs": plan.procs, "cpus": list(plan.cpus), "iodepth": plan.iodepth,
+        "settings": {"procs": plan.procs, "cpus": list(plan.cpus), "iodepth": plan.max_inflight,
                      "duration_s": plan.duration_s, "ramp_s": plan.ramp_s, "io_total": plan.io_total,
                      "seed": plan.seed, "op_timeout_s": plan.op_timeout_s, "pin": plan.pin, "rate_ops_s": plan.rate,
                      "arrivals": plan.arrivals, "target": plan.target.settings()},

@@ -104,7 +104,7 @@ def _lag_growing(out: RunOutcome) -> str | None:
         return None
     service = [out.op_names.index(f"{op}.service") for op in out.plan.target.op_names]     # as Plan.op_names
     in_use = ts[-third:, service, TsField.LAT_SUM_NS].sum() / 1e9 / third
-    slots = out.plan.iodepth * out.plan.procs
+    slots = out.plan.max_inflight * out.plan.procs
     grew = f"rate mode: ops were sent later and later (schedule lag {early_ns / 1e6:,.1f} ms → {late_ns / 1e6:,.1f} ms)"
     if in_use < SLOTS_FULL * slots:
         return (f"{grew} with {in_use:,.1f} of the {slots:,} ops allowed in flight in use: the load generator, "
