@@ -1,5 +1,6 @@
-"""Spawn one pinned worker process per CPU slot, start them together, watch them once a second,
-stop them (deadline, a stop signal, a dying worker) and hand back everything they recorded."""
+"""Start one pinned worker process per CPU slot (forked from a lean parent, or spawned), start
+their loops together, watch them once a second, stop them (deadline, a stop signal, a dying
+worker) and hand back everything they recorded."""
 from __future__ import annotations
 
 import contextlib
@@ -10,7 +11,6 @@ import signal
 import sys
 import threading
 import time
-
 from typing import Callable, Iterable
 
 import numpy as np
