@@ -50,11 +50,6 @@ class Target(Protocol):
         """The target's settings for result files (secrets redacted)."""
 
 
-def error_name_of(target: Target, code: int) -> str:
-    """The name of an error code: the engine's reserved ones, else the target's."""
-    return RESERVED_ERROR_NAMES.get(code) or target.error_name(code)
-
-
 @dataclass
 class RunOutcome:
     plan: Plan
