@@ -79,7 +79,9 @@ def test_silent_monitors_leave_the_load_running_and_the_watch_blind(lab, tmp_pat
     assert proc.returncode == 0, err
     doc = load_json(tmp_path / "r.json")
     blind = events_matching(doc, "cluster watch blind")
-    assert blind and run_second(doc, paused_at) + 2 <= blind[0]["second"] <= run_second(doc, paused_at) + 7
+    # blind BLIND_AFTER_S (3 s) after the last answer, which may come up to a second before the pause;
+    # an event's second is a whole second (CI once saw the pause at 1.0 s and the event at second 3)
+    assert blind and run_second(doc, paused_at) + 1 <= blind[0]["second"] <= run_second(doc, paused_at) + 7
     seen = events_matching(doc, "sees again")
     assert seen and seen[0]["second"] > blind[0]["second"]
     assert doc["cluster_watch_blind_s"] >= 4
