@@ -41,6 +41,7 @@ class S3Target:
     objects: int = 100                  # objects each thread writes before the start (for get/head/delete)
     prefix: str = "chopsticks-bench"
     cleanup: bool = True
+    verify: bool = False                # stamp PUT bodies, check GET bodies (payload.pxd's stamps)
     name = "s3"
     op_names = S3_OPS
     derived_ops: ClassVar[tuple[str, ...]] = ()

@@ -160,6 +160,7 @@ def s3(
     existing: Annotated[Optional[str], typer.Option("--existing", help="Native: GET/HEAD the objects already under this key prefix (listed once per worker before the start); nothing is uploaded or deleted.")] = None,
     multipart_threshold: Annotated[Optional[str], typer.Option("--multipart-threshold", help="Native: PUT larger objects as multipart uploads, their parts sent on any idle connection.")] = None,
     part_size: Annotated[str, typer.Option("--part-size", help="Native: part size of multipart uploads (S3's smallest: 5M).")] = "8M",
+    verify: Annotated[bool, typer.Option("--verify", help="Stamp every 4 KiB of each PUT body (key, seq, check value) and check every GET body against its stamps and this run's writes.")] = False,
     procs: Procs = None, duration: Duration = None, io_total: IoTotal = None, ramp: Ramp = 0, seed: Seed = 1,
     op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
@@ -188,13 +189,15 @@ def s3(
     opts = opts.with_results(prometheus or config.metrics.address, results_dir, no_save)
     if config.driver == "native":
         target = NativeS3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup,
+                                verify=verify,
                                 **_native_s3_options(ops, lo, range_size, existing),
                                 **_multipart_options(multipart_threshold, part_size, hi, concurrency))
     elif range_size or existing is not None or multipart_threshold:
         hint = "--range-size" if range_size else "--existing" if existing is not None else "--multipart-threshold"
         raise typer.BadParameter("needs --driver native", param_hint=hint)
     else:
-        target = S3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup)
+        target = S3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup,
+                          verify=verify)
     if watch_cluster and not ceph_conf:
         raise typer.BadParameter("needs --ceph-conf (the cluster behind the gateway)", param_hint="--watch-cluster")
     watch = common.cluster_watch(watch_cluster, ceph_conf, "", "admin") if ceph_conf else None
