@@ -17,7 +17,8 @@ from chopsticks._fast.librados cimport *
 from chopsticks._fast.cluster cimport connect_cluster
 from chopsticks._fast.histogram cimport (record_error, record_stall, now_ns, NBUCKETS, N_PHASES, ERR_CODES, TS_FIELDS,
                                         ERR_VERIFY)
-from chopsticks._fast.verify cimport Verifier, init_verifier, free_verifier, wrote, expected, verify_read, verify_report
+from chopsticks._fast.verify cimport (Verifier, init_verifier, start_from, free_verifier, wrote, expected, verify_read,
+                                     verify_report, map_bytes)
 from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, unsubmit, wait_ns,
                                      record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)
 from chopsticks._fast.payload cimport alloc_aligned, fill, stamp, splitmix64, PATTERN_RANDOM
@@ -191,9 +192,12 @@ cdef class ObjectLoad:
     cdef int inflight_left      # ops still in flight when a pass gave up: their slots stay allocated
 
     def __init__(self, PoolConnection conn not None, str prefix, uint64_t nobjects, uint64_t size_min,
-                 uint64_t size_max, int depth, bint prefilled, bint verify=False):
+                 uint64_t size_max, int depth, bint prefilled, bint verify=False, tuple verify_from=None):
+        """verify_from (with verify): an earlier run's (last write seq per object, write count) to go
+        on from (--verify-against): its objects exist, and this load's writes are numbered after its."""
         cdef Load *L = &self.load
         cdef int i, notify_fd
+        cdef uint64_t obj
         if nobjects == 0 or depth < 1 or size_min > size_max:
             raise ValueError("ObjectLoad needs objects, depth >= 1 and size_min <= size_max")
         self.conn = conn
@@ -215,6 +219,13 @@ cdef class ObjectLoad:
         L.verify = verify
         if verify:
             init_verifier(&L.ver, nobjects)
+            if verify_from is not None:
+                start_from(&L.ver, verify_from[0])
+                L.seq = verify_from[1]
+                for obj in range(nobjects):
+                    if L.ver.last_seq[obj] and not L.exists[obj]:
+                        L.exists[obj] = 1
+                        L.nexisting += 1
         notify_fd = eventfd(0, EFD_CLOEXEC)
         if notify_fd < 0:
             raise OSError(errno, "eventfd")
@@ -301,6 +312,10 @@ cdef class ObjectLoad:
     def verify_report(self):
         """--verify's counts and first failures for this load (None without --verify)."""
         return verify_report(&self.load.ver) if self.load.verify else None
+
+    def verify_map(self):
+        """(last write seq per object as uint64 bytes, write count) for the run's verify map."""
+        return (map_bytes(&self.load.ver), self.load.seq) if self.load.verify else None
 
 
 cdef int set_mix(Load *L, list mix) except -1:

@@ -17,7 +17,8 @@ from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, sto
 from chopsticks._fast.histogram cimport ERR_VERIFY
 from chopsticks._fast.payload cimport alloc_aligned, fill, stamp, SEQ_WORKER_SHIFT
 from chopsticks._fast.iogen cimport IoGen, init_iogen, next_io, OP_READ, OP_WRITE, RW_VERIFY
-from chopsticks._fast.verify cimport Verifier, init_verifier, free_verifier, wrote, expected, verify_read, verify_report
+from chopsticks._fast.verify cimport (Verifier, init_verifier, start_from, free_verifier, wrote, expected, verify_read,
+                                     verify_report, map_bytes)
 from chopsticks._fast.events cimport eventfd, EFD_CLOEXEC, pollfd, ppoll, POLLIN, timespec
 
 
@@ -136,6 +137,9 @@ cdef class Connection:
         try:
             if verify:
                 init_verifier(&ver, gen.nblocks)            # one key per bs-block of the span
+                if spec.get("verify_from") is not None:     # --verify-against: an earlier run's record
+                    start_from(&ver, spec["verify_from"][0])
+                    seq |= <uint64_t>spec["verify_from"][1]  # this worker's write numbers go on from there
             for i in range(depth):
                 free_slots[i] = &slots[depth - 1 - i]
                 slots[i].buf = alloc_aligned(bs)
@@ -206,6 +210,8 @@ cdef class Connection:
             result = result_dict(&ctl)
             if verify:
                 result["verify"] = verify_report(&ver)
+                result["verify_map"] = map_bytes(&ver)
+                result["writes"] = seq & ((1ULL << SEQ_WORKER_SHIFT) - 1)
             return result
         finally:
             if ctl.result.inflight == 0:

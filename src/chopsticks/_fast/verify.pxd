@@ -4,6 +4,7 @@
 # check value) and against that record.
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free
+from libc.string cimport memcpy
 
 from chopsticks._fast.payload cimport (check_block, STAMP_EVERY, SEQ_WORKER_SHIFT, BLOCK_OK, BLOCK_UNWRITTEN,
                                        BLOCK_MISPLACED, BLOCK_CORRUPT)
@@ -39,6 +40,20 @@ cdef inline int init_verifier(Verifier *v, uint64_t nkeys) except -1:
     if v.last_seq == NULL:
         raise MemoryError(nkeys * 8)
     return 0
+
+
+cdef inline int start_from(Verifier *v, const uint64_t[::1] last_seq) except -1:
+    """Continue an earlier run's record (--verify-against): its last write under every key."""
+    if <uint64_t>last_seq.shape[0] != v.nkeys:
+        raise ValueError(f"the earlier run's map has {last_seq.shape[0]} keys, this worker {v.nkeys}")
+    if v.nkeys:
+        memcpy(v.last_seq, &last_seq[0], v.nkeys * sizeof(uint64_t))
+    return 0
+
+
+cdef inline bytes map_bytes(Verifier *v):
+    """The record (uint64 per key), for the run's verify map."""
+    return (<char *>v.last_seq)[:v.nkeys * sizeof(uint64_t)]
 
 
 cdef inline void free_verifier(Verifier *v) noexcept nogil:

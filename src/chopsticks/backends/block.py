@@ -25,6 +25,7 @@ class BlockIo:
     offset: int = 0                 # first byte of the range to cover
     span: int | None = None         # bytes of the range; None = to the end of the device
     verify: bool = False            # check every block read against its stamp and this run's writes
+    verify_against: str | None = None   # an earlier run's JSON result: go on from its verify map (implies verify)
 
     op_names = OP_NAMES
 

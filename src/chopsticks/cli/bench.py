@@ -19,6 +19,7 @@ SECTOR = 512                        # block I/O sizes are whole sectors, as for 
 Bs = Annotated[str, typer.Option("--bs", "-b", help="Block size per operation, a multiple of 512 bytes (4k, 64k, 4M).")]
 Rw = Annotated[str, typer.Option("--rw", help="read | write | randread | randwrite | randrw | rw (sequential mix) | verify (write the range once, then read it back and check it).")]
 Verify = Annotated[bool, typer.Option("--verify", help="Check every block read against its stamp (offset, check value) and against what this run wrote there.")]
+VerifyAgainst = Annotated[Optional[str], typer.Option("--verify-against", help="PATH of an earlier run's JSON result: go on from its verify map (PATH with .verify.npz for .json, kept by a --verify run that wrote), so reads also catch stale blocks (older than its last write there) and lost ones (no stamp where it wrote). Implies --verify; same target, range, --procs and --seed as that run.")]
 RwMixRead = Annotated[int, typer.Option("--rwmixread", min=0, max=100, help="% reads in randrw/rw.")]
 Pattern = Annotated[str, typer.Option("--pattern", help="Write payload: random | zero | compressible:PCT (PCT% of each 4 KiB zero).")]
 Offset = Annotated[str, typer.Option("--offset", help="First byte of the range to cover.")]
@@ -30,7 +31,7 @@ ConnectTimeout = Annotated[int, typer.Option("--connect-timeout", min=1, help="S
 
 
 def _block_io(bs: str, rw: str, rwmixread: int, pattern: str, offset: str, span: Optional[str],
-              verify: bool = False) -> BlockIo:
+              verify: bool = False, verify_against: Optional[str] = None) -> BlockIo:
     if rw not in RW_MODES:
         raise typer.BadParameter(f"must be one of {', '.join(RW_MODES)}, got '{rw}'", param_hint="--rw")
     name, _, pct = pattern.partition(":")
@@ -41,14 +42,24 @@ def _block_io(bs: str, rw: str, rwmixread: int, pattern: str, offset: str, span:
     block = size_option(bs, "--bs")
     if block % SECTOR:
         raise typer.BadParameter(f"must be a multiple of {SECTOR} bytes, got {block}", param_hint="--bs")
-    verify = verify or rw == "verify"
+    verify = verify or rw == "verify" or verify_against is not None
     if verify and name == "zero":
         raise typer.BadParameter("--verify reads back the stamps of written blocks: --pattern zero writes none",
                                  param_hint="--pattern")
     return BlockIo(bs=block, rw=rw, rwmixread=rwmixread, pattern=name,
                    compressible_pct=int(pct) if pct else 50,
                    offset=0 if offset in ("0", "") else size_option(offset, "--offset"),
-                   span=size_option(span, "--span"), verify=verify)
+                   span=size_option(span, "--span"), verify=verify, verify_against=verify_against)
+
+
+def _verify_parts(verify: bool, verify_against: Optional[str], cluster: Optional[str]) -> Optional[str]:
+    """Where this run's workers leave their verify maps (with --verify), or None: a cluster run's
+    workers are on other hosts, which --verify-against cannot read from nor keep a map of."""
+    if cluster and verify_against:
+        raise typer.BadParameter("the verify map is read on this host: leave out --cluster", param_hint="--verify-against")
+    from chopsticks.backends.verify_map import new_parts_dir
+
+    return new_parts_dir() if verify and not cluster else None
 
 
 @app.command()
@@ -63,7 +74,8 @@ def rbd(
     connect_timeout: ConnectTimeout = 10,
     rbd_cache: Annotated[bool, typer.Option("--rbd-cache/--no-rbd-cache", help="Flush once after open, as fio and rbd bench do, so librbd's cache runs in its configured mode (writes may complete before the OSDs ack). Default: off, writes complete when the OSDs ack (like fio direct=1).")] = False,
     bs: Bs = "4k", rw: Rw = "randwrite", rwmixread: RwMixRead = 50, pattern: Pattern = "random",
-    offset: Offset = "0", span: Span = None, verify: Verify = False, pin: common.Pin = "process",
+    offset: Offset = "0", span: Span = None, verify: Verify = False, verify_against: VerifyAgainst = None,
+    pin: common.Pin = "process",
     procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
     ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
@@ -84,10 +96,11 @@ def rbd(
     if conf is None:
         conf, default_keyring = common.default_ceph_conf()
         keyring = keyring or default_keyring
+    io = _block_io(bs, rw, rwmixread, pattern, offset, span, verify, verify_against)
     target = RbdTarget(conf=conf, client_id=client_id, keyring=keyring or "", pool=pool, image=image,
-                       io=_block_io(bs, rw, rwmixread, pattern, offset, span, verify), image_per_proc=image_per_proc,
+                       io=io, image_per_proc=image_per_proc,
                        create_size=size_option(create, "--create"), connect_timeout_s=connect_timeout,
-                       rbd_cache=rbd_cache)
+                       rbd_cache=rbd_cache, verify_parts=_verify_parts(io.verify, verify_against, cluster))
     opts = opts.with_cluster(cluster, hosts, wait_hosts)
     plan = opts.plan(target)
     common.execute(plan, opts,
@@ -253,6 +266,7 @@ def rados(
     prefix: Annotated[str, typer.Option("--prefix", help="Object name prefix.")] = "chopsticks",
     cleanup: Annotated[bool, typer.Option("--cleanup/--no-cleanup", help="Remove the objects the run wrote or prefilled.")] = True,
     verify: Verify = False,
+    verify_against: VerifyAgainst = None,
     connect_timeout: ConnectTimeout = 10,
     procs: Procs = None, iodepth: Iodepth = 16, duration: Duration = None, io_total: IoTotal = None,
     ramp: Ramp = 0, seed: Seed = 1, op_timeout: OpTimeout = "30s",
@@ -281,7 +295,8 @@ def rados(
     target = RadosTarget(conf=conf, client_id=client_id, keyring=keyring or "", pool=pool, namespace=namespace,
                          mix=ops, size_min=lo, size_max=hi, objects=objects, access=access, prefix=prefix,
                          cleanup=cleanup, create_pool=create_pool, connect_timeout_s=connect_timeout,
-                         verify=verify)
+                         verify=verify or verify_against is not None, verify_against=verify_against,
+                         verify_parts=_verify_parts(verify or verify_against is not None, verify_against, cluster))
     opts = opts.with_cluster(cluster, hosts, wait_hosts)
     plan = opts.plan(target)
     common.check_buffer_memory(plan, plan.max_inflight * hi, "--iodepth × --size")

@@ -256,7 +256,20 @@ def execute(plan: Plan, opts: RunOptions, watch=None) -> None:
     if written:
         print(f"wrote {', '.join(written)}" + (" (partial)" if out.partial else ""))
     failed += keep_results(run_dir, document, rows, lambda p: export.write_timeseries_csv(p, out, cluster.by_host() if cluster else (), series))
+    failed += keep_beside_results(plan.target, out, [opts.json, run_dir / RESULT_JSON if run_dir else None])
     raise typer.Exit(exit_status(out, rows, failed))
+
+
+def keep_beside_results(target, out, result_paths: list) -> list[str]:
+    """Write what the target keeps of the run beside each JSON result (bench rbd|rados --verify: its
+    verify map, for a later --verify-against); returns the paths that failed."""
+    keep = getattr(target, "keep_beside", None)
+    if keep is None:
+        return []
+    written, failed = write_outputs(keep(out, [Path(p) for p in result_paths if p is not None]))
+    if written:
+        print(f"wrote {', '.join(written)}")
+    return failed
 
 
 def run_on_cluster(plan: Plan, opts: RunOptions, observers):

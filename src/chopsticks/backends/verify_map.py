@@ -1,0 +1,114 @@
+"""The verify map a `bench rbd|rados --verify` run that writes keeps beside its JSON result
+(`r.json` → `r.verify.npz`), for a later `--verify-against r.json`: per worker the seq of its last
+completed write under each key (a bs-block of its span, an object; 0: none) and its write count,
+with the settings a later run must share to read those keys the same way.
+
+Workers hand their maps to the parent as one uncompressed part file each in a directory under
+/dev/shm (tmpfs) that the parent made before they started and removes when it exits; the parent
+merges the parts into the compressed map."""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from chopsticks.errors import ChopsticksError
+
+SUFFIX = ".verify.npz"
+PARTS_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+
+
+def beside(result_json: Path) -> Path:
+    """Where the verify map of the run whose JSON result is result_json goes: r.json → r.verify.npz."""
+    result_json = Path(result_json)
+    stem = result_json.name[: -len(".json")] if result_json.name.endswith(".json") else result_json.name
+    return result_json.with_name(stem + SUFFIX)
+
+
+class VerifyMap:
+    """An earlier run's verify map, read lazily: only the worker that needs its keys loads them."""
+
+    def __init__(self, result_json: str):
+        self.path = beside(Path(result_json))
+        try:
+            self._npz = np.load(self.path, allow_pickle=False)
+            self.settings = json.loads(str(self._npz["settings"]))
+        except FileNotFoundError:
+            raise ChopsticksError(f"--verify-against {result_json}: no verify map {self.path} (a run keeps one "
+                                  f"when it writes with --verify; bench rados also needs --no-cleanup)") from None
+        except (OSError, ValueError, KeyError) as e:
+            raise ChopsticksError(f"--verify-against {result_json}: {self.path} is not a verify map ({e})") from None
+
+    def check(self, now: dict, option_of: dict[str, str]) -> None:
+        """One-line error naming the first setting (by its option) that differs from this run's."""
+        for key, option in option_of.items():
+            then = self.settings.get(key)
+            if then != now[key]:
+                raise ChopsticksError(f"--verify-against: {option} differs from the earlier run's "
+                                      f"({then} there, {now[key]} here): its map does not describe this range")
+
+    def worker(self, index: int) -> tuple[np.ndarray, int]:
+        """Worker index's last write seq per key and its write count."""
+        return self._npz[f"w{index}_last_seq"], int(self._npz[f"w{index}_writes"])
+
+
+def save(path: Path, settings: dict, maps: list[tuple[np.ndarray, int]]) -> None:
+    """Write the map of every worker (index order) with the run's settings, atomically."""
+    arrays = {"settings": np.array(json.dumps(settings, sort_keys=True))}
+    for i, (last_seq, writes) in enumerate(maps):
+        arrays[f"w{i}_last_seq"] = last_seq
+        arrays[f"w{i}_writes"] = np.uint64(writes)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def new_parts_dir() -> str:
+    """A name for the directory this run's workers leave their maps in (made by make_parts_dir)."""
+    return os.path.join(PARTS_DIR, f"chopsticks-verify-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def make_parts_dir(parts: str) -> None:
+    """In the parent, before the workers start: make the directory, removed when the parent exits."""
+    os.makedirs(parts, mode=0o700, exist_ok=True)
+    atexit.register(shutil.rmtree, parts, True)
+
+
+def save_part(parts: str, index: int, last_seq: bytes, writes: int) -> None:
+    """In worker index, after its loop: its map, for the parent to merge."""
+    both = np.append(np.frombuffer(last_seq, dtype=np.uint64), np.uint64(writes))
+    np.save(os.path.join(parts, f"w{index}.npy"), both)
+
+
+def gather(parts: str, workers: int) -> list[tuple[np.ndarray, int]] | None:
+    """Every worker's (last_seq, writes), or None if a worker left none (it did not finish)."""
+    maps = []
+    for i in range(workers):
+        try:
+            both = np.load(os.path.join(parts, f"w{i}.npy"), allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        maps.append((both[:-1], int(both[-1])))
+    return maps
+
+
+def outputs(parts: str, settings: dict, workers: int, result_paths: list) -> list:
+    """In the parent, after the run: (path, writer) of the map beside each JSON result; none, with a
+    note, if a worker did not finish (its record is unknown)."""
+    maps = gather(parts, workers)
+    shutil.rmtree(parts, ignore_errors=True)
+    if maps is None:
+        print("chopsticks: no verify map kept: a worker did not finish its run", file=sys.stderr)
+        return []
+    return [(beside(p), lambda path: save(path, settings, maps)) for p in result_paths]
