@@ -57,6 +57,11 @@ class Plan:
         """Workers over every host: what work (io_total, slices, users) is split over."""
         return self.all_workers or self.procs
 
+    def worker_seed(self, index: int, *parts: int) -> int:
+        """The seed of global worker `index` (its loop and payload), or of one of its parts (a
+        thread, a user) — never the same for two workers, on one host or many."""
+        return derive_seed(self.seed, index, *parts)
+
     def worker_index(self, local: int) -> int:
         """Global index of this host's worker `local`: seeds, images, prefixes and slices use it,
         so they never collide across hosts."""
@@ -74,3 +79,11 @@ class Plan:
         if self.io_total is None:
             return 2**63 - 1
         return min(2**63 - 1, max(1, math.ceil(self.io_total / self.target.bytes_per_op / self.workers_total)))
+
+
+def derive_seed(seed: int, *parts: int) -> int:
+    """One 64-bit seed per (run seed, worker, part...): the one place seeds are mixed."""
+    value = seed & (2**64 - 1)
+    for part in parts:
+        value = (value * 1_000_003 + part) & (2**64 - 1)
+    return value

@@ -109,14 +109,14 @@ class ScenarioSession:
     tasks until the deadline, a Ctrl+C or a configuration error, then running on_stop."""
 
     def __init__(self, target: ScenarioTarget, plan, index: int):
-        self.target, self.cls, self.seed = target, target.workload, plan.seed
+        self.target, self.cls, self.plan, self.index = target, target.workload, plan, index
         self.op_names = target.op_names
         self.tasks = list(target.tasks.values())
         self.weights = [fn.task_weight for fn in self.tasks]
         self.on_start_slot = self.op_names.index(ON_START)     # the tasks' slots follow it
         self.codes = {name: min(EXCEPTION_CODE_BASE + i, ERR_OTHER) for i, name in enumerate(exception_names(self.cls))}
         self.user_ids = range(index, target.users, plan.workers_total)
-        self.payloads = PayloadPool(seed=plan.seed * 7919 + index)
+        self.payloads = PayloadPool(seed=plan.worker_seed(index))
         self.calls: ThreadedCalls | None = None
         self.fatal: ChopsticksError | None = None
         self.logged: set[tuple[str, str]] = set()
@@ -145,7 +145,7 @@ class ScenarioSession:
         client = None
         try:
             client = self.cls.client_class(self.handle, calls)
-            user = self.cls(client, uid, self.seed * 1_000_003 + uid, self.payloads)
+            user = self.cls(client, uid, self.plan.worker_seed(self.index, uid), self.payloads)
             if not self._call(type(user).on_start, user, self.on_start_slot, calls):
                 return
             while calls.live():

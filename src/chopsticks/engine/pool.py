@@ -123,17 +123,9 @@ def loop_spec(plan: Plan, layout: ShmLayout, index: int, start_ns: int) -> dict:
         "deadline_ns": NO_DEADLINE if plan.duration_s is None else ramp_end_ns + int(plan.duration_s * 1e9),
         "ops_limit": plan.ops_limit(), "op_timeout_ns": int(plan.op_timeout_s * 1e9),
         "max_inflight": plan.max_inflight,
-        "seed": derive_seed(plan.seed, g), "worker_index": g, "rate": rate, "arrivals": ARRIVALS.index(plan.arrivals),
+        "seed": plan.worker_seed(g), "worker_index": g, "rate": rate, "arrivals": ARRIVALS.index(plan.arrivals),
         "first_due_ns": first_due_ns,
     }
-
-
-def derive_seed(seed: int, *parts: int) -> int:
-    """One 64-bit seed per (run seed, worker, ...): the one place seeds are mixed."""
-    value = seed & (2**64 - 1)
-    for part in parts:
-        value = (value * 1_000_003 + part) & (2**64 - 1)
-    return value
 
 
 def _pin(hdr, cpu: int) -> None:
