@@ -115,8 +115,10 @@ def timed_run(load, op: str, ops_limit: int, duration_s: float) -> tuple[dict, n
     errors = np.zeros(phases * n_ops * CONSTANTS["err_codes"], np.int64)
     index = s3_loop.OP_NAMES.index(op)
     start = time.monotonic_ns()
-    spec = {"n_ops": n_ops, "start_ns": start, "ramp_end_ns": start, "ops_limit": ops_limit,
-            "deadline_ns": start + int(duration_s * 1e9), "op_timeout_ns": 30 * 10**9, "mix": [(index, 1)]}
+    spec = {"n_ops": n_ops, "n_target_ops": n_ops, "start_ns": start, "ramp_end_ns": start, "ops_limit": ops_limit,
+            "deadline_ns": start + int(duration_s * 1e9), "op_timeout_ns": 30 * 10**9,
+            "max_inflight": 2**31 - 1,     # the connections are the cap: one request each
+            "seed": 1, "rate": 0.0, "arrivals": 0, "first_due_ns": 0.0, "mix": [(index, 1)]}
     cpu0, t0 = cpu_seconds(resource.RUSAGE_SELF), time.monotonic()
     out = load.run(hist, ts, errors, np.zeros(1, np.int64), spec)
     wall, cpu = time.monotonic() - t0, cpu_seconds(resource.RUSAGE_SELF) - cpu0

@@ -22,14 +22,16 @@ from libc.time cimport time_t, tm, gmtime_r
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 from posix.unistd cimport close
 from posix.uio cimport iovec
+import numpy as np
 cimport numpy as cnp
 
 from chopsticks._fast.libcrypto cimport *
 from chopsticks._fast.sockets cimport *
-from chopsticks._fast.histogram cimport (Recorder, init_recorder, record_ok, record_error, record_stall,
-                                        record_gauges, now_ns)
+from chopsticks._fast.histogram cimport (record_ok, record_error, record_stall, now_ns, NBUCKETS, N_PHASES, ERR_CODES,
+                                        TS_FIELDS)
 from chopsticks._fast.payload cimport alloc_aligned, fill, splitmix64, PATTERN_RANDOM
-from chopsticks._fast.engine cimport start_schedule, begin_op
+from chopsticks._fast.engine cimport (LoopControl, IDLE_WAIT_NS, init_control, may_submit, stop_due, begin_op,
+                                     record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)
 
 include "s3/text.pyx"
 include "s3/sigv4.pyx"

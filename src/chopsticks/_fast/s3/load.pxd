@@ -1,12 +1,11 @@
 # The load of one worker: a mix of operations kept in flight on every connection of a client.
 from libc.stdint cimport uint64_t, int64_t
-from chopsticks._fast.histogram cimport Recorder
+cimport numpy as cnp
 from chopsticks._fast.engine cimport LoopControl
 
 cdef enum:
     PATH_BYTES = 1280            # an object's path: base + serial
     SERIAL_DIGITS = 12
-    SCAN_NS = 100000000          # how often the load looks for stalled and timed-out requests
     PAYLOAD_MAX = 16777216       # the random payload buffer; larger objects repeat it
     RANGE_HEADER_BYTES = 64
     UPLOAD_ID_BYTES = 384        # a multipart upload's id, URI-encoded
@@ -49,7 +48,8 @@ cdef struct Upload:              # one object going up in parts, its parts on an
     int owner                    # the connection whose object it is (which keeps its key)
     uint64_t key
     uint64_t size
-    uint64_t start_ns            # when its initiate was sent: the object's PUT latency starts
+    uint64_t start_ns            # the object's PUT latency starts: its intended start
+    uint64_t submit_ns           # when its initiate was sent
     int parts
     int next_part                # the next part to send, from 1; parts + 1: all sent
     int parts_done
@@ -86,7 +86,6 @@ cdef struct Slot:                # one connection's share of the load
 cdef struct Load:
     Endpoint *ep
     Slot *slots                  # one per connection of ep
-    Recorder *rec                # NULL: prefill and cleanup are not recorded
     Mix mix
     bint delete_only             # a connection with no object left retires
     uint64_t rng
@@ -109,26 +108,18 @@ cdef struct Load:
     const char *list_query
     size_t list_query_len
     uint64_t serial
-    uint64_t budget              # operations still allowed to start
-    uint64_t deadline_ns
-    uint64_t op_timeout_ns
-    int64_t *stop
-    bint submitting
-    int inflight
-    int waiting                  # connections backing off
+    LoopControl *ctl             # this pass's limits, schedule and recorder (_fast/engine.pxd)
+    bint measured                # the measured run (not prefill or cleanup): connects back off
+    int waiting                  # connections parked: backing off, or until the next intended start
     uint64_t next_wake_ns        # the earliest wake_ns of those
-    uint64_t submitted
-    uint64_t completed
-    bint rated                   # rate mode: operations start at their intended starts (sched)
-    LoopControl sched            # only its schedule (_fast/engine.pxd start_schedule, begin_op)
-    int n_target_ops             # rate mode's <op>.service slots follow the target's, then schedule.lag
 
 cdef class S3Load:
     cdef S3Client client
     cdef Load load
     cdef char *payload
-    cdef int64_t no_stop
     cdef bytes _base, _bucket_path, _list_query, _existing
     cdef object _existing_ends
     cdef int _allocate_uploads(self, uint64_t threshold, uint64_t part_size, uint64_t size_max) except -1
-    cdef int _begin(self, list mix, uint64_t budget, uint64_t deadline_ns, int64_t *stop) except -1
+    cdef int _set_mix(self, list mix) except -1
+    cdef dict _pass(self, cnp.uint64_t[::1] hist, cnp.int64_t[::1] ts, cnp.int64_t[::1] errors,
+                    cnp.int64_t[::1] stop, dict spec, list mix, bint measured)

@@ -69,7 +69,7 @@ cdef void keep_key(Slot *s, uint64_t key) noexcept nogil:
 
 
 cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
-    """Build and start the next operation on idle connection c."""
+    """Build and start the next operation on idle connection c (one the skeleton lets start now)."""
     cdef Slot *s = &L.slots[c.index]
     cdef Req r
     cdef int op = pick_op(L)
@@ -79,6 +79,7 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
         if L.delete_only:
             return RETIRE
         op = OP_PUT
+    s.intended_ns = begin_op(L.ctl, now)
     memset(&r, 0, sizeof(r))
     r.method = METHOD[op]
     if op == OP_LIST:
@@ -107,9 +108,6 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
     c.reply.keep = 0
     if op == OP_PUT and L.multipart_threshold and r.body_len > L.multipart_threshold:
         begin_upload(L, c, s, &r, now)
-    L.budget -= 1
-    L.submitted += 1
-    L.inflight += 1
     if prepare(L.ep, c, &r) < 0:
         conn_reset(c)
         c.submit_ns = now
@@ -130,7 +128,7 @@ cdef void begin_upload(Load *L, Conn *c, Slot *s, Req *r, uint64_t now) noexcept
     else:
         return                           # (cannot happen: a busy connection per active upload)
     u = &L.uploads[i]
-    u.active, u.owner, u.key, u.size, u.start_ns = 1, c.index, s.key, r.body_len, s.intended_ns
+    u.active, u.owner, u.key, u.size, u.start_ns, u.submit_ns = 1, c.index, s.key, r.body_len, s.intended_ns, now
     u.parts = <int>((r.body_len + L.part_size - 1) // L.part_size)
     u.next_part, u.parts_done, u.inflight, u.failed, u.code, u.finish_due = 1, 0, 1, 0, 0, 0
     u.upload_id_len = 0
@@ -206,7 +204,6 @@ cdef Step issue_upload_request(Load *L, Conn *c, int i, uint64_t now) noexcept n
     c.reply.no_body = 0
     c.reply.keep = 1                     # the initiate's UploadId, a part's ETag, a complete's <Error>
     u.inflight += 1
-    L.inflight += 1
     if prepare(L.ep, c, &r) < 0:
         conn_reset(c)
         c.submit_ns = now
@@ -265,16 +262,12 @@ cdef void hand_out_parts(Load *L, Conn *c) noexcept nogil:
 cdef void end_upload(Load *L, Upload *u, int code, uint64_t done_ns) noexcept nogil:
     """The object's PUT ends: recorded as one operation (from its initiate to its complete)."""
     cdef Slot *owner = &L.slots[u.owner]
-    L.completed += 1
     u.active = 0
     if code == 0:
         keep_key(owner, u.key)
-    if L.rec == NULL:
-        return
-    if code:
-        record_error(L.rec, OP_PUT, code, done_ns)
+        record_done(L.ctl, OP_PUT, u.start_ns, u.submit_ns, done_ns, u.size)
     else:
-        record_ok(L.rec, OP_PUT, done_ns - u.start_ns, u.size, done_ns)
+        record_failed(L.ctl, OP_PUT, code, u.start_ns, u.submit_ns, done_ns)
 
 
 cdef void record_upload_request(Load *L, Conn *c, Slot *s, int code) noexcept nogil:
@@ -291,11 +284,10 @@ cdef void record_upload_request(Load *L, Conn *c, Slot *s, int code) noexcept no
     elif step == UPLOAD_PART:
         if code == 0 and not keep_etag(u, s.part, c):
             code = L.ep.other_code
-        if L.rec != NULL:
-            if code:
-                record_error(L.rec, OP_PUT_PART, code, c.done_ns)
-            else:
-                record_ok(L.rec, OP_PUT_PART, c.done_ns - c.submit_ns, c.body_len, c.done_ns)
+        if code:
+            record_error(&L.ctl.rec, OP_PUT_PART, code, c.done_ns)
+        else:
+            record_ok(&L.ctl.rec, OP_PUT_PART, c.done_ns - c.submit_ns, c.body_len, c.done_ns)
         if code == 0:
             u.parts_done += 1
         elif not u.failed:
@@ -318,62 +310,41 @@ cdef void record(Load *L, Conn *c) noexcept nogil:
     cdef Slot *s = &L.slots[c.index]
     cdef int code = c.code
     cdef uint64_t nbytes = c.body_len if s.op == OP_PUT else (c.reply.body_bytes if s.op == OP_GET else 0)
-    L.inflight -= 1
     if code == 0 and c.reply.status >= 300:
         code = error_code(L.ep, c)
     back_off(L, s, c)
-    if L.rec != NULL and c.reconnect_ns:
-        record_ok(L.rec, OP_RECONNECT, c.reconnect_ns, 0, c.done_ns)
-    if L.rec != NULL and c.tls_ns:
-        record_ok(L.rec, OP_TLS_HANDSHAKE, c.tls_ns, 0, c.done_ns)
+    if c.reconnect_ns:
+        record_ok(&L.ctl.rec, OP_RECONNECT, c.reconnect_ns, 0, c.done_ns)
+    if c.tls_ns:
+        record_ok(&L.ctl.rec, OP_TLS_HANDSHAKE, c.tls_ns, 0, c.done_ns)
     if s.step != NOT_MULTIPART:
         record_upload_request(L, c, s, code)
         return
-    L.completed += 1
     if code == 0 and s.op == OP_PUT:
         keep_key(s, s.key)
     if s.op == OP_DELETE and (code == 0 or L.delete_only):
         # a failed DELETE keeps its object for later operations (cleanup tries each one once)
         s.nkeys -= 1
         s.keys[s.key_index] = s.keys[s.nkeys]
-    if L.rec == NULL:
-        return
     if code:
-        record_error(L.rec, s.op, code, c.done_ns)
+        record_failed(L.ctl, s.op, code, s.intended_ns, c.submit_ns, c.done_ns)
     else:
-        record_ok(L.rec, s.op, c.done_ns - s.intended_ns, nbytes, c.done_ns)
+        record_done(L.ctl, s.op, s.intended_ns, c.submit_ns, c.done_ns, nbytes)
         if s.op == OP_GET:
-            record_ok(L.rec, OP_GET_TTFB, c.first_byte_ns - c.submit_ns, 0, c.done_ns)
-        if L.rated:
-            record_ok(L.rec, L.n_target_ops + s.op, c.done_ns - c.submit_ns, 0, c.done_ns)
-    if L.rated:
-        record_ok(L.rec, 2 * L.n_target_ops, c.submit_ns - s.intended_ns if c.submit_ns > s.intended_ns else 0,
-                  0, c.done_ns)
+            record_ok(&L.ctl.rec, OP_GET_TTFB, c.first_byte_ns - c.submit_ns, 0, c.done_ns)
 
 
 cdef void back_off(Load *L, Slot *s, Conn *c) noexcept nogil:
     """After a failed connect in the measured run, the connection waits longer each time
     (bounded); it does not retry the operation: each one that was due counts once. Prefill and
     cleanup try each object once, without waiting."""
-    if not c.connect_failed or L.rec == NULL:
+    if not c.connect_failed or not L.measured:
         s.backoff_ns = 0
         return
     s.backoff_ns = BACKOFF_MIN_NS if s.backoff_ns == 0 else 2 * s.backoff_ns
     if s.backoff_ns > BACKOFF_MAX_NS:
         s.backoff_ns = BACKOFF_MAX_NS
     s.wake_ns = c.done_ns + s.backoff_ns
-
-
-cdef bint may_submit(Load *L, uint64_t now) noexcept nogil:
-    """Whether new operations may start. After the stop flag or the deadline, completions are the
-    drain; the budget's last operations are still measured (as the engine's stop_due says)."""
-    if L.submitting and (L.stop[0] != 0 or now >= L.deadline_ns):
-        L.submitting = 0
-        if L.rec != NULL:
-            L.rec.draining = 1
-    elif L.submitting and L.budget == 0:
-        L.submitting = 0
-    return L.submitting
 
 
 cdef void drive(Load *L, Conn *c) noexcept nogil:
@@ -391,15 +362,15 @@ cdef void drive(Load *L, Conn *c) noexcept nogil:
             record(L, c)
             now = now_ns()
             continue
-        if not may_submit(L, now):
+        if stop_due(L.ctl, now):
             return
         if s.backoff_ns and now < s.wake_ns:
             park(L, s, s.wake_ns)
             return
-        if L.rated and L.sched.next_due_ns > <double>now:
-            park(L, s, <uint64_t>L.sched.next_due_ns)      # nothing due yet: wait for the schedule
+        if not may_submit(L.ctl, now):
+            # rate mode, nothing due yet (an idle connection means a free slot): wait for the schedule
+            park(L, s, <uint64_t>L.ctl.next_due_ns)
             return
-        s.intended_ns = begin_op(&L.sched, now) if L.rated else now
         if issue(L, c, now) != DONE:
             return
         record(L, c)
@@ -433,13 +404,12 @@ cdef void wake(Load *L, uint64_t now) noexcept nogil:
 
 
 cdef void scan(Load *L, uint64_t now) noexcept nogil:
-    """Every SCAN_NS: count requests newly older than --op-timeout as stalled, sample the
-    in-flight gauges, and fail the requests past the driver timeout."""
+    """Count requests newly older than --op-timeout as stalled, sample the in-flight gauges, and
+    fail the requests past the driver timeout."""
     cdef Endpoint *ep = L.ep
     cdef Conn *c
     cdef Slot *s
     cdef int i
-    cdef uint64_t age
     cdef int64_t inflight[N_S3_OPS]
     cdef int64_t stalled[N_S3_OPS]
     memset(inflight, 0, sizeof(inflight))
@@ -450,41 +420,43 @@ cdef void scan(Load *L, uint64_t now) noexcept nogil:
             continue
         s = &L.slots[i]
         inflight[s.op] += 1
-        age = now - c.submit_ns if now > c.submit_ns else 0    # started after now was read
-        if L.op_timeout_ns and age > L.op_timeout_ns:
+        if is_stalled(L.ctl, c.submit_ns, now):
             stalled[s.op] += 1
-            if L.rec != NULL and not s.stalled:
+            if not s.stalled:
                 s.stalled = 1
-                record_stall(L.rec, s.op, now)
-        if age > ep.timeout_ns:
+                record_stall(&L.ctl.rec, s.op, now)
+        if now > c.submit_ns + ep.timeout_ns:              # (submit_ns may be later than now)
             fail(c, ep.timeout_code)
             record(L, c)
             drive(L, c)
-    if L.rec != NULL:
-        for i in range(N_S3_OPS):
-            record_gauges(L.rec, i, inflight[i], stalled[i], now)
+    for i in range(N_S3_OPS):
+        note_inflight(L.ctl, i, inflight[i], stalled[i], now)
 
 
-cdef int run_load(Load *L) noexcept nogil:
-    """Until the budget, the deadline or the stop flag, and every request finished: 0 or errno."""
+cdef void run_load(Load *L) noexcept nogil:
+    """Until the budget, the deadline or the stop flag, and every request finished; a failed
+    epoll wait ends the pass (ctl.result.fatal_errno)."""
     cdef Endpoint *ep = L.ep
-    cdef uint64_t now = now_ns(), last_scan = now
+    cdef LoopControl *ctl = L.ctl
+    cdef uint64_t now = now_ns()
     cdef int i, n
     cdef uint64_t wait_ns
     cdef timespec wait
     cdef Conn *c
     for i in range(ep.n):
         drive(L, &ep.conns[i])
-    while L.inflight > 0 or (L.waiting > 0 and may_submit(L, now)):
-        wait_ns = SCAN_NS
-        if L.waiting and L.submitting and L.next_wake_ns < now + SCAN_NS:
+    # ops in flight: requests in flight (a multipart PUT's parts are its op's)
+    while ctl.result.inflight > 0 or (L.waiting > 0 and not stop_due(ctl, now)):
+        wait_ns = IDLE_WAIT_NS
+        if L.waiting and ctl.submitting and L.next_wake_ns < now + IDLE_WAIT_NS:
             wait_ns = L.next_wake_ns - now if L.next_wake_ns > now else 0
         wait.tv_sec, wait.tv_nsec = wait_ns // 1000000000ULL, wait_ns % 1000000000ULL
         n = epoll_pwait2(ep.epfd, ep.events, ep.n, &wait, NULL)
         if n < 0:
             if errno == EINTR:
                 continue
-            return errno
+            ctl.result.fatal_errno = errno
+            return
         for i in range(n):
             c = &ep.conns[ep.events[i].data.u64]
             if c.state == CONN_IDLE:
@@ -494,12 +466,10 @@ cdef int run_load(Load *L) noexcept nogil:
                 record(L, c)
                 drive(L, c)
         now = now_ns()
-        if may_submit(L, now) and L.waiting and now >= L.next_wake_ns:
+        if L.waiting and now >= L.next_wake_ns and not stop_due(ctl, now):
             wake(L, now)
-        if now - last_scan >= SCAN_NS:
-            last_scan = now
+        if scan_due(ctl, now):
             scan(L, now)
-    return 0
 
 
 cdef class S3Load:
@@ -558,8 +528,8 @@ cdef class S3Load:
                 raise MemoryError()
         return 0
 
-    cdef int _begin(self, list mix, uint64_t budget, uint64_t deadline_ns, int64_t *stop) except -1:
-        """Set the mix ([(op index, weight)]) and the limits of the next pass."""
+    cdef int _set_mix(self, list mix) except -1:
+        """The operations of the next pass, [(op index, weight)]."""
         cdef Load *L = &self.load
         cdef int i
         if not 0 < len(mix) <= N_S3_OPS:
@@ -571,14 +541,34 @@ cdef class S3Load:
         if L.mix.total == 0:
             raise ValueError("mix weights add up to 0")
         L.delete_only = len(mix) == 1 and mix[0][0] == OP_DELETE
-        L.budget, L.deadline_ns, L.stop = budget, deadline_ns, stop
-        L.submitting, L.inflight, L.submitted, L.completed = 1, 0, 0, 0
+        return 0
+
+    cdef dict _pass(self, cnp.uint64_t[::1] hist, cnp.int64_t[::1] ts, cnp.int64_t[::1] errors,
+                    cnp.int64_t[::1] stop, dict spec, list mix, bint measured):
+        """One pass of the loop on the engine's skeleton (spec: _fast/engine.pxd's fields)."""
+        cdef LoopControl ctl
+        cdef Load *L = &self.load
+        cdef int i
+        self._set_mix(mix)
+        init_control(&ctl, hist, ts, errors, stop, spec)
+        L.ctl, L.measured = &ctl, measured
         L.waiting, L.next_wake_ns = 0, <uint64_t>-1
         for i in range(L.ep.n):
             L.slots[i].waiting = 0
-        L.rec = NULL
-        L.rated = False
-        return 0
+        with nogil:
+            run_load(L)
+        L.ctl = NULL
+        return result_dict(&ctl)
+
+    def _unrecorded(self, list mix, uint64_t budget):
+        """A pass recorded into scratch rows (prefill, cleanup)."""
+        n_ops = len(OP_NAMES)
+        now = now_ns()
+        spec = {"n_ops": n_ops, "n_target_ops": n_ops, "start_ns": now, "ramp_end_ns": now,
+                "deadline_ns": 2**63 - 1, "ops_limit": budget, "op_timeout_ns": 0, "max_inflight": self.load.ep.n,
+                "seed": 0, "rate": 0.0, "arrivals": 0, "first_due_ns": 0.0}
+        self._pass(np.zeros(N_PHASES * n_ops * NBUCKETS, np.uint64), np.zeros(n_ops * TS_FIELDS, np.int64),
+                   np.zeros(N_PHASES * n_ops * ERR_CODES, np.int64), np.zeros(1, np.int64), spec, mix, False)
 
     def use_existing(self, bytes keys, cnp.uint64_t[::1] ends not None):
         """GET and HEAD the keys of an existing data set instead of the load's own objects: keys
@@ -595,34 +585,16 @@ cdef class S3Load:
     def prefill(self, uint64_t objects):
         """objects PUTs per connection, not recorded (as for the Python drivers, a failed one is
         not retried: GETs then find fewer objects, or PUT when a connection has none)."""
-        self._begin([(OP_PUT, 1)], objects * self.load.ep.n, <uint64_t>-1, &self.no_stop)
-        with nogil:
-            run_load(&self.load)
+        self._unrecorded([(OP_PUT, 1)], objects * self.load.ep.n)
 
     def cleanup(self):
         """DELETE every object the connections still hold, not recorded."""
-        self._begin([(OP_DELETE, 1)], <uint64_t>-1, <uint64_t>-1, &self.no_stop)
-        with nogil:
-            run_load(&self.load)
+        self._unrecorded([(OP_DELETE, 1)], 2**64 - 1)
 
     def run(self, cnp.uint64_t[::1] hist not None, cnp.int64_t[::1] ts not None,
             cnp.int64_t[::1] errors not None, cnp.int64_t[::1] stop not None, dict spec):
         """The measured run; spec: the engine's fields plus "mix" ([(op index, weight)])."""
-        cdef Recorder rec
-        cdef int fatal
-        init_recorder(&rec, hist, ts, errors, spec)
-        self._begin(spec["mix"], spec["ops_limit"], spec["deadline_ns"], &stop[0])
-        self.load.rec = &rec
-        self.load.op_timeout_ns = spec["op_timeout_ns"]
-        if spec["rate"] > 0:
-            self.load.rated = True
-            self.load.n_target_ops = spec["n_target_ops"]
-            start_schedule(&self.load.sched, spec["rate"], spec["arrivals"], spec["seed"], spec["first_due_ns"])
-        with nogil:
-            fatal = run_load(&self.load)
-        self.load.rec = NULL
-        return {"submitted": self.load.submitted, "completed": self.load.completed,
-                "inflight_left": self.load.inflight, "fatal_errno": fatal}
+        return self._pass(hist, ts, errors, stop, spec, spec["mix"], True)
 
     def __dealloc__(self):
         cdef int i
