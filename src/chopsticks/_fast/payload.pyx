@@ -4,7 +4,10 @@ that no two written blocks are identical (defeats dedupe and caching of repeated
 from libc.stdint cimport uint64_t
 from libc.string cimport memset, memcpy
 from posix.stdlib cimport posix_memalign
-from libc.stdlib cimport free
+from libc.stdlib cimport free, realloc
+
+from chopsticks._fast.verify cimport (Verifier, init_verifier, free_verifier, wrote, expected, verify_read,
+                                      verify_report)
 
 PATTERNS = {"random": PATTERN_RANDOM, "zero": PATTERN_ZERO, "compressible": PATTERN_COMPRESSIBLE}
 cdef uint64_t STAMP_MAGIC_C = 0x326b697473706f68ULL  # b"hopstik2" little-endian: marks a stamped block
@@ -134,3 +137,67 @@ def read_stamp(const unsigned char[:] block):
     if magic != STAMP_MAGIC_C:
         return None
     return off, seq
+
+
+# --verify for the Python drivers' whole objects (bench s3 with boto3, s5cmd, mock or a custom
+# driver): the same stamps and the same check (verify.pxd) as the compiled loops, one call per op.
+cdef uint64_t OBJECT_SHIFT_C = 36   # an object's stamped offset: its index << 36 | the byte in it
+OBJECT_SHIFT = OBJECT_SHIFT_C
+
+
+cdef class ObjectVerifier:
+    """One worker's writes and reads of whole objects under --verify: stamps each body with the
+    object's index (offset = index << OBJECT_SHIFT | byte) and the worker's next write seq,
+    remembers each object's last completed write, checks each body read (verify.pxd's Verifier).
+    Python threads share it: each call runs whole under the GIL."""
+    cdef Verifier v
+    cdef uint64_t worker
+    cdef uint64_t writes
+
+    def __cinit__(self, uint64_t worker, uint64_t nobjects=1024):
+        init_verifier(&self.v, nobjects if nobjects else 1)
+        self.worker = worker
+
+    def __dealloc__(self):
+        free_verifier(&self.v)
+
+    def stamp(self, unsigned char[::1] body not None, uint64_t index):
+        """Stamp `body` (writable) as the next write of object `index`; returns its seq."""
+        self._grow(index)
+        self.writes += 1
+        cdef uint64_t seq = self.worker << SEQ_WORKER_SHIFT | self.writes
+        if body.shape[0]:
+            stamp(<char *>&body[0], body.shape[0], index << OBJECT_SHIFT_C, seq)
+        return seq
+
+    def wrote(self, uint64_t index, uint64_t seq):
+        """The write of `seq` to object `index` completed (seq 0: the object was deleted)."""
+        self._grow(index)
+        wrote(&self.v, index, seq)
+
+    def expected(self, uint64_t index):
+        """The seq a read of object `index` started now must find (0: none this worker wrote)."""
+        return expected(&self.v, index) if index < self.v.nkeys else 0
+
+    def check(self, const unsigned char[::1] body not None, uint64_t index, uint64_t want):
+        """Whether every block of `body`, read from object `index`, passes (failures are noted)."""
+        if body.shape[0] == 0:
+            return True
+        return verify_read(&self.v, <const char *>&body[0], body.shape[0], index << OBJECT_SHIFT_C, want)
+
+    def report(self):
+        """verify.pxd's report: blocks checked, unwritten, failed, the first failures (by offset)."""
+        return verify_report(&self.v)
+
+    cdef _grow(self, uint64_t index):
+        cdef uint64_t n = self.v.nkeys
+        cdef uint64_t *p
+        if index < n:
+            return
+        while n <= index:
+            n *= 2
+        p = <uint64_t *>realloc(self.v.last_seq, n * sizeof(uint64_t))
+        if p == NULL:
+            raise MemoryError(n * 8)
+        memset(p + self.v.nkeys, 0, (n - self.v.nkeys) * sizeof(uint64_t))
+        self.v.last_seq, self.v.nkeys = p, n

@@ -1,0 +1,58 @@
+"""_fast/payload.pyx ObjectVerifier: --verify for the Python drivers' whole objects, with the
+compiled loops' stamps (payload.pxd) and check (verify.pxd)."""
+from chopsticks._fast.payload import OBJECT_SHIFT, STAMP_LAYOUT, ObjectVerifier, make_payload, read_stamp
+
+SHIFT = STAMP_LAYOUT["seq_worker_shift"]
+
+
+def written(ver, index, size=3 * 4096 + 100):
+    """A body stamped as the next write of object `index`, its write completed; (body, seq)."""
+    body = bytearray(make_payload(size, seed=index))
+    seq = ver.stamp(memoryview(body), index)
+    ver.wrote(index, seq)
+    return bytes(body), seq
+
+
+def test_a_body_is_stamped_with_its_object_and_the_workers_seq_and_reads_back_clean():
+    ver = ObjectVerifier(worker=3, nobjects=2)
+    body, seq = written(ver, 5)                    # beyond nobjects: the record grows
+    assert seq == 3 << SHIFT | 1
+    assert read_stamp(body[4096:]) == ((5 << OBJECT_SHIFT) + 4096, seq)
+    assert ver.expected(5) == seq and ver.expected(4) == 0 and ver.expected(10_000) == 0
+    assert ver.check(body, 5, ver.expected(5))
+    report = ver.report()
+    assert (report["checked_blocks"], report["failed_blocks"], report["first_failures"]) == (4, 0, [])
+
+
+def test_failures_are_named_by_object_byte_kind_and_seqs():
+    ver = ObjectVerifier(worker=0)
+    body, seq = written(ver, 1, size=2 * 4096)
+    other, other_seq = written(ver, 2, size=4096)
+    changed = bytearray(body)
+    changed[4096 + 100] ^= 0xFF
+    assert not ver.check(bytes(changed), 1, seq)                  # its second block: corrupt
+    assert not ver.check(other, 1, seq)                           # object 2's bytes under object 1
+    _, newer_seq = written(ver, 1, size=4096)
+    assert not ver.check(body[:4096], 1, newer_seq)               # the older write: stale
+    assert not ver.check(bytes(4096), 1, newer_seq)               # no stamp where this worker wrote
+    assert not ver.check(other, 1, newer_seq)                     # beyond the first four: counted only
+    failures = [(*divmod(f["offset"], 1 << OBJECT_SHIFT), f["kind"], f["expected_seq"], f["found_seq"])
+                for f in ver.report()["first_failures"]]
+    assert failures == [(1, 4096, "corrupt", seq, seq), (1, 0, "misplaced", seq, other_seq),
+                        (1, 0, "stale", newer_seq, seq), (1, 0, "lost", newer_seq, 0)]
+    assert ver.report()["failed_blocks"] == 5 and ver.report()["checked_blocks"] == 1   # changed's first block
+
+
+def test_unstamped_bytes_of_an_object_this_worker_never_wrote_are_unwritten_not_failures():
+    ver = ObjectVerifier(worker=1)
+    assert ver.check(bytes(10_000), 7, ver.expected(7))
+    report = ver.report()
+    assert (report["unwritten_blocks"], report["failed_blocks"], report["checked_blocks"]) == (3, 0, 0)
+
+
+def test_a_deleted_object_expects_nothing_again():
+    ver = ObjectVerifier(worker=0)
+    _, seq = written(ver, 4)
+    assert ver.expected(4) == seq
+    ver.wrote(4, 0)
+    assert ver.expected(4) == 0 and ver.check(bytes(4096), 4, 0)
