@@ -5,29 +5,37 @@ Python. Payloads are built once per worker, never per op.
 
 A call stuck past --op-timeout (a gateway that stopped answering) does not hold the run: see
 backends/threads.py for how the end is bounded. Set-up (bucket check, prefill) and cleanup report
-a failure in one line of their own, not through the drivers' per-error log lines."""
+a failure in one line of their own, not through the drivers' per-error log lines.
+
+--verify: every PUT body is a stamped copy of the payload (_fast/payload.pyx ObjectVerifier: the
+object's index and the worker's write seq in every 4 KiB block), every GET body is checked against
+its stamps and the object's last completed write; stamping and checking stay outside the op's
+timing, as in the compiled loops."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import random
 import threading
 import time
-from typing import ClassVar
+from typing import Callable, ClassVar
 from dataclasses import dataclass
 
 from chopsticks._fast.histogram import SlotRecorder
-from chopsticks._fast.payload import make_payload
+from chopsticks._fast.payload import OBJECT_SHIFT, ObjectVerifier, make_payload
 from chopsticks._fast.schedule import Schedule
+from chopsticks.backends.block import seq_text, verify_text
 from chopsticks.backends.threads import CLOSE_GRACE_NS, ThreadedCalls
 from chopsticks.config import S3Config
 from chopsticks.drivers.s3.base import BaseS3Driver, error_code, error_code_name, listing_ok
 from chopsticks.drivers.s3.registry import create_driver, unknown_driver_config
-from chopsticks.engine.contract import ERR_STALLED
+from chopsticks.engine.contract import ERR_VERIFY, RESERVED_ERROR_NAMES
 from chopsticks.errors import ChopsticksError
 
 S3_OPS = ("put", "get", "delete", "head", "list")
 PAYLOAD_VARIANTS = 16               # distinct sizes prepared for a size range
+FAILED_KEYS_KEPT = 4                # keys kept to name --verify's first failures (verify.pxd VERIFY_NOTES)
 
 log = logging.getLogger("chopsticks.s3")
 
@@ -61,13 +69,17 @@ class S3Target:
         if warning:
             log.warning("%s", warning)
         ensure_bucket(self.config)
+        if self.verify:
+            if self.size_max >= 1 << OBJECT_SHIFT:
+                raise ChopsticksError(f"--verify stamps objects smaller than {(1 << OBJECT_SHIFT) >> 30} GiB")
+            check_bodies_returned(self.config, self.prefix)
         return {"endpoint": self.config.endpoint, "bucket": self.config.bucket, "driver": self.config.driver}
 
     def open_worker(self, plan, index: int) -> S3Session:
         return S3Session(self, plan, index)
 
     def error_name(self, code: int) -> str:
-        return "stalled" if code == ERR_STALLED else error_code_name(code)
+        return RESERVED_ERROR_NAMES.get(code) or error_code_name(code)
 
     def settings(self) -> dict:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "config"}
@@ -87,6 +99,40 @@ def ensure_bucket(config: S3Config) -> None:
         driver.close()
 
 
+def check_bodies_returned(config: S3Config, prefix: str) -> None:
+    """--verify reads what GETs return: a driver whose download() does not hand back the bytes it
+    stored (a 0.x custom driver may return a placeholder) is refused in one line before the run.
+    One small object is written, read and deleted; a call that fails proves nothing either way
+    (the run will count such failures), only a successful GET of other bytes does."""
+    driver = create_driver(config)
+    driver.log_errors = False
+    data = make_payload(4096, seed=time.time_ns())
+    key = f"{prefix}/verify-probe-{time.time_ns()}"
+    try:
+        if not driver.upload(key, data):
+            return
+        body = driver.download(key)
+        driver.delete(key)
+    finally:
+        driver.close()
+    if body is not None and not (isinstance(body, (bytes, bytearray, memoryview)) and body == data):
+        got = f"{len(body):,} bytes" if isinstance(body, (bytes, bytearray, memoryview)) else type(body).__name__
+        raise ChopsticksError(f"--verify checks GET bodies, but driver {config.driver!r} does not return them: "
+                              f"its download() gave {got} for an object of 4,096 bytes it had just uploaded; "
+                              f"run without --verify or use a driver that returns the bytes (boto3, s5cmd, native)")
+
+
+def verify_text_by_key(report: dict, key_and_byte: Callable[[int], tuple[str, int]]) -> str:
+    """A worker's --verify result in a line (backends/block.py's), its first failures named by
+    object key and byte: key_and_byte(a failure's stamped offset) → (key, byte in the object)."""
+    text = verify_text({**report, "first_failures": []})
+    for f in report["first_failures"]:
+        key, byte = key_and_byte(f["offset"])
+        text += (f"; {f['kind']} at byte {byte:,} of {key} (expected write {seq_text(f['expected_seq'])}, "
+                 f"found {seq_text(f['found_seq'])})")
+    return text
+
+
 def _payloads(target: S3Target, seed: int) -> list[bytes]:
     """One random buffer, sliced once into the sizes this worker will upload."""
     buf = make_payload(target.size_max, "random", seed=seed)
@@ -97,18 +143,18 @@ def _payloads(target: S3Target, seed: int) -> list[bytes]:
 
 
 class _Thread:
-    """One client thread: its own driver, its own keys, its own RNG."""
+    """One client thread: its own driver, its own keys, its own RNG. An object is known by its
+    serial, unique in the worker (the index --verify stamps); its key is prefix/serial."""
 
-    def __init__(self, target: S3Target, prefix: str, seed: int):
+    def __init__(self, target: S3Target, prefix: str, seed: int, body: bytearray | None):
         self.driver = create_driver(target.config)
         self.prefix, self.rng = prefix, random.Random(seed)
-        self.keys: list[str] = []
-        self.created: set[str] = set()
-        self.serial = 0
+        self.keys: list[int] = []           # serials of the objects to read, head or delete
+        self.created: set[int] = set()      # serials of the objects to clean up
+        self.body = body                    # --verify: this thread's copy of the payload, stamped per PUT
 
-    def new_key(self) -> str:
-        self.serial += 1
-        return f"{self.prefix}/{self.serial:09d}"
+    def key(self, serial: int) -> str:
+        return f"{self.prefix}/{serial:09d}"
 
 
 class S3Session:
@@ -118,7 +164,12 @@ class S3Session:
         ensure_bucket(target.config)
         self.payloads = _payloads(target, plan.seed * 7919 + index)
         self.base = f"{target.prefix}/{int(time.time())}-w{index}"
-        self.threads = [_Thread(target, f"{self.base}-t{t}", plan.seed * 1_000_003 + index * 1000 + t)
+        self.serials = itertools.count(1)
+        self.verifier = ObjectVerifier(index, target.objects * plan.max_inflight) if target.verify else None
+        self.failed_keys: dict[int, str] = {}       # --verify: serial → key of the first objects that failed
+        longest = max(self.payloads, key=len)
+        self.threads = [_Thread(target, f"{self.base}-t{t}", plan.seed * 1_000_003 + index * 1000 + t,
+                                bytearray(longest) if target.verify else None)
                         for t in range(plan.max_inflight)]
         self.calls: ThreadedCalls | None = None
         if target.needs_prefill():
@@ -131,12 +182,9 @@ class S3Session:
         (a run whose objects could not be written would measure nothing meaningful)."""
         t.driver.log_errors = False
         for _ in range(self.target.objects):
-            key = t.new_key()
-            if not t.driver.upload(key, self.payloads[0]):
+            if not self._put(t, self._new_object(t, self.payloads[0])):
                 raise ChopsticksError(f"cannot write the objects to read before the start (--objects) to bucket "
                                       f"{self.target.config.bucket!r}: {_reason(t.driver)}")
-            t.keys.append(key)
-            t.created.add(key)
         t.driver.log_errors = True
 
     def run(self, hist, ts, errors, stop, spec: dict) -> dict:
@@ -170,7 +218,10 @@ class S3Session:
             calls.start(loop, t, name=f"s3-client-{i}")
         calls.wait_until(spec["deadline_ns"], or_all_done=True)
         left = calls.finish()
-        return {"submitted": submitted[0], "completed": calls.recorded, "inflight_left": left, "fatal_errno": 0}
+        out = {"submitted": submitted[0], "completed": calls.recorded, "inflight_left": left, "fatal_errno": 0}
+        if self.verifier is not None:
+            out["report"] = self._verify_text()
+        return out
 
     def _next_op(self, t: _Thread, op: str) -> str | None:
         """The op to do: one that needs an object becomes a put while the thread has none;
@@ -182,43 +233,93 @@ class S3Session:
         return op
 
     def _one(self, t: _Thread, op: str, calls: ThreadedCalls, intended_ns: int | None = None) -> None:
-        """Do one op and record it (timed from intended_ns in rate mode)."""
-        d = t.driver
+        """Do one op and record it (timed from intended_ns in rate mode); a PUT's body is stamped
+        before its clock starts, a GET's checked after it stops."""
+        new = self._new_object(t, self.payloads[t.rng.randrange(len(self.payloads))]) if op == "put" else None
         call = calls.begin(S3_OPS.index(op), intended_ns)
         try:
-            ok, nbytes = self._request(t, op)
+            code, nbytes, ended_ns = self._request(t, op, new)
         except BaseException:       # a driver that raises breaks the API: counted as 'other', its thread ends
             calls.error(call, error_code(None))
             raise
-        if ok:
-            calls.ok(call, nbytes)
+        if code:
+            calls.error(call, code, ended_ns)
         else:
-            calls.error(call, error_code(d.last_error))
+            calls.ok(call, nbytes, ended_ns)
 
-    def _request(self, t: _Thread, op: str) -> tuple[bool, int]:
-        """(success, bytes moved) of one request of `op` on the thread's driver."""
+    def _request(self, t: _Thread, op: str, new: tuple[int, bytes, int] | None) -> tuple[int, int, int | None]:
+        """(0 or the error code, bytes moved, when the request ended if not now) of one request of
+        `op` on the thread's driver; `new`: a PUT's object (_new_object)."""
         d = t.driver
         if op == "put":
-            data = self.payloads[t.rng.randrange(len(self.payloads))]
-            key = t.new_key()
-            ok, nbytes = d.upload(key, data), len(data)
-            if ok:
-                t.keys.append(key)
-                t.created.add(key)
+            ok, nbytes = self._put(t, new), len(new[1])
         elif op == "get":
-            body = d.download(t.keys[t.rng.randrange(len(t.keys))])
-            ok, nbytes = body is not None, len(body or b"")
+            return self._get(t)
         elif op == "head":
-            ok, nbytes = d.head_object(t.keys[t.rng.randrange(len(t.keys))]) is not None, 0
+            ok, nbytes = d.head_object(t.key(t.keys[t.rng.randrange(len(t.keys))])) is not None, 0
         elif op == "delete":
-            key = t.keys.pop(t.rng.randrange(len(t.keys)))
-            ok, nbytes = d.delete(key), 0
-            t.created.discard(key)
+            serial = t.keys.pop(t.rng.randrange(len(t.keys)))
+            ok, nbytes = d.delete(t.key(serial)), 0
+            t.created.discard(serial)
+            if ok and self.verifier is not None:
+                self.verifier.wrote(serial, 0)
         else:
             before = d.last_error
             keys = d.list_objects(prefix=t.prefix, max_keys=1000)
             ok, nbytes = listing_ok(keys, before, d.last_error), 0
-        return ok, nbytes
+        return (0 if ok else error_code(d.last_error)), nbytes, None
+
+    def _get(self, t: _Thread) -> tuple[int, int, int | None]:
+        """_request's GET: under --verify its body is checked once the request has ended."""
+        serial = t.keys[t.rng.randrange(len(t.keys))]
+        want = self.verifier.expected(serial) if self.verifier is not None else 0
+        data = t.driver.download(t.key(serial))
+        if data is None:
+            return error_code(t.driver.last_error), 0, None
+        if self.verifier is None:
+            return 0, len(data), None
+        ended_ns = time.monotonic_ns()
+        if self.verifier.check(data, serial, want):
+            return 0, len(data), ended_ns
+        self._verify_failed(t.key(serial), serial)
+        return ERR_VERIFY, len(data), ended_ns
+
+    def _new_object(self, t: _Thread, payload: bytes) -> tuple[int, bytes, int]:
+        """(serial, data, seq) of the next object to PUT: the payload itself, or under --verify
+        the thread's copy stamped for this object with the worker's next write seq (handed to the
+        driver as bytes of its own, since a driver may keep what it is given)."""
+        serial = next(self.serials)
+        if self.verifier is None:
+            return serial, payload, 0
+        view = memoryview(t.body)[:len(payload)]
+        seq = self.verifier.stamp(view, serial)
+        return serial, bytes(view), seq
+
+    def _put(self, t: _Thread, new: tuple[int, bytes, int]) -> bool:
+        """PUT `new` (_new_object); once written, the object is the thread's to read and clean up."""
+        serial, data, seq = new
+        if not t.driver.upload(t.key(serial), data):
+            return False
+        t.keys.append(serial)
+        t.created.add(serial)
+        if seq:
+            self.verifier.wrote(serial, seq)
+        return True
+
+    def _verify_failed(self, key: str, serial: int) -> None:
+        """Keep the key to name it in the result; say once per worker that reads fail their check."""
+        if not self.failed_keys:
+            log.warning("worker %d: --verify: GET %s did not return what this run wrote there (the first "
+                        "failures are described at the end; all are counted as 'verify' errors)", self.index, key)
+        if len(self.failed_keys) < FAILED_KEYS_KEPT:
+            self.failed_keys.setdefault(serial, key)
+
+    def _verify_text(self) -> str:
+        def key_and_byte(offset: int) -> tuple[str, int]:
+            serial, byte = divmod(offset, 1 << OBJECT_SHIFT)
+            return self.failed_keys.get(serial, f"object #{serial}"), byte
+
+        return verify_text_by_key(self.verifier.report(), key_and_byte)
 
     def close(self) -> None:
         """Delete what the run created (unless --no-cleanup) by the time the engine allows, then
@@ -240,11 +341,11 @@ class S3Session:
 
         def clean(t: _Thread) -> None:
             t.driver.log_errors = False
-            for key in sorted(t.created):
+            for serial in sorted(t.created):
                 if time.monotonic_ns() >= close_by_ns:
                     return
-                if t.driver.delete(key):
-                    t.created.discard(key)
+                if t.driver.delete(t.key(serial)):
+                    t.created.discard(serial)
                 else:
                     reasons.append(_reason(t.driver))
 

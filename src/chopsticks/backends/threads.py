@@ -77,8 +77,9 @@ class ThreadedCalls:
             self._pop(activity, now)
         return now
 
-    def ok(self, activity: Activity, nbytes: int) -> None:
-        now = time.monotonic_ns()
+    def ok(self, activity: Activity, nbytes: int, ended_ns: int | None = None) -> None:
+        """The call succeeded; it ended at ended_ns if given (work after it, e.g. a check, is not timed)."""
+        now = ended_ns or time.monotonic_ns()
         with self._lock:
             self._pop(activity, now)
             if self._rec is not None:
@@ -86,8 +87,8 @@ class ThreadedCalls:
                 self._record_schedule(activity, now, ok=True)
                 self.recorded += 1
 
-    def error(self, activity: Activity, code: int) -> None:
-        now = time.monotonic_ns()
+    def error(self, activity: Activity, code: int, ended_ns: int | None = None) -> None:
+        now = ended_ns or time.monotonic_ns()
         with self._lock:
             self._pop(activity, now)
             if self._rec is not None:
