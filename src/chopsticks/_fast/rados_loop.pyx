@@ -193,7 +193,8 @@ cdef class ObjectLoad:
 
     def __init__(self, PoolConnection conn not None, str prefix, uint64_t nobjects, uint64_t size_min,
                  uint64_t size_max, int depth, bint prefilled, bint verify=False, tuple verify_from=None):
-        """verify_from (with verify): an earlier run's (last write seq per object, write count) to go
+        """prefilled: every object was written by prefill() of a load on the same objects.
+        verify_from (with verify): an earlier run's (last write seq per object, write count) to go
         on from (--verify-against): its objects exist, and this load's writes are numbered after its."""
         cdef Load *L = &self.load
         cdef int i, notify_fd
@@ -219,6 +220,10 @@ cdef class ObjectLoad:
         L.verify = verify
         if verify:
             init_verifier(&L.ver, nobjects)
+            if prefilled:               # the prefill wrote object k as its write k + 1: in order, once each
+                for obj in range(nobjects):
+                    L.ver.last_seq[obj] = obj + 1
+                L.seq = nobjects
             if verify_from is not None:
                 start_from(&L.ver, verify_from[0])
                 L.seq = verify_from[1]
@@ -251,7 +256,8 @@ cdef class ObjectLoad:
 
     def prefill(self, uint64_t first, uint64_t count):
         """Write objects first .. first+count-1 (size_max bytes each) into scratch rows; returns
-        (failed writes, errno of one of them)."""
+        (failed writes, errno of one of them). Chunks called in order from 0 write object k as this
+        load's write k + 1, what a prefilled load's verifier starts from."""
         return self._unrecorded([(OP_WRITE, 1)], first, count, ())
 
     def cleanup(self):

@@ -65,9 +65,10 @@ class RadosTarget:
 
     @property
     def keeps_verify_map(self) -> bool:
-        """A run with --verify that writes and leaves its objects keeps its verify map beside its result."""
+        """A run with --verify that writes (or prefills) and leaves its objects keeps its verify map
+        beside its result."""
         return self.verify and self.verify_parts is not None and not self.cleanup and \
-            any(op == "write" for op, _ in self.mix)
+            (self.needs_prefill() or any(op == "write" for op, _ in self.mix))
 
     def _verify_map_settings(self, plan) -> dict:
         return {"backend": self.name, "pool": self.pool, "namespace": self.namespace, "prefix": self.prefix,
