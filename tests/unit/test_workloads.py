@@ -16,6 +16,7 @@ from chopsticks.backends.scenario import EXCEPTION_CODE_BASE, ScenarioTarget
 from chopsticks.backends.threads import END_GRACE_NS
 from chopsticks.config import S3Config
 from chopsticks.drivers.s3.base import ERROR_KINDS
+from chopsticks.engine.contract import ERR_VERIFY, error_namer
 from chopsticks.engine.shm import ERR_CODES, ERR_OTHER, ERR_STALLED, N_PHASES, NBUCKETS, TS_FIELDS, Phase, TsField
 from chopsticks.errors import ChopsticksError
 from chopsticks.metrics import OperationType
@@ -293,7 +294,9 @@ def test_scenario_error_names():
     assert target.error_name(ERROR_KINDS.index("auth") + 1) == "auth"
     assert target.error_name(EXCEPTION_CODE_BASE + BUILTIN_EXCEPTIONS.index("KeyError")) == "KeyError"
     assert target.error_name(EXCEPTION_CODE_BASE + BUILTIN_EXCEPTIONS.index("SystemExit")) == "SystemExit"
-    assert target.error_name(ERR_STALLED) == "stalled" and target.error_name(ERR_OTHER) == "other"
+    name_of = error_namer(target)         # what every reader of a run uses: reserved codes first
+    assert name_of(ERR_STALLED) == "stalled" and name_of(ERR_OTHER) == "other" and name_of(ERR_VERIFY) == "verify"
+    assert name_of(ERROR_KINDS.index("auth") + 1) == "auth"
 
 
 # --- the session, in-process ---------------------------------------------------------------------

@@ -10,7 +10,6 @@ from chopsticks._fast.iogen import OP_NAMES, RW_MODES
 from chopsticks._fast.payload import PATTERNS, STAMP_LAYOUT
 
 VERIFY_MAP_BYTES = 256 << 20        # --verify remembers each block's last write: at most this per worker
-from chopsticks.engine.contract import RESERVED_ERROR_NAMES
 from chopsticks.errors import ChopsticksError
 from chopsticks.memory import check_buffers
 
@@ -71,8 +70,8 @@ class BlockIo:
 
 
 def errno_name(code: int) -> str:
-    """'EIO' for 5; the engine's reserved codes by their names ('stalled', 'verify', ...)."""
-    return RESERVED_ERROR_NAMES.get(code) or errno.errorcode.get(code, f"errno{code}")
+    """'EIO' for 5."""
+    return errno.errorcode.get(code, f"errno{code}")
 
 
 def verify_text(report: dict) -> str:

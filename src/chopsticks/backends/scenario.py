@@ -20,7 +20,7 @@ from typing import Any, Callable, ClassVar
 
 from chopsticks._fast.histogram import SlotRecorder
 from chopsticks.backends.threads import ThreadedCalls
-from chopsticks.engine.contract import ERR_OTHER, ERR_STALLED
+from chopsticks.engine.contract import ERR_OTHER
 from chopsticks.errors import ChopsticksError
 from chopsticks.workloads.base import PayloadPool, Workload, tasks_of
 from chopsticks.workloads.loader import exception_names, load_workload
@@ -91,8 +91,6 @@ class ScenarioTarget:
         names = exception_names(self.workload)
         if EXCEPTION_CODE_BASE <= code < EXCEPTION_CODE_BASE + len(names):
             return names[code - EXCEPTION_CODE_BASE]
-        if code in (ERR_OTHER, ERR_STALLED):
-            return "other" if code == ERR_OTHER else "stalled"
         return self.workload.client_class.error_name(code)
 
     def settings(self) -> dict:

@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from chopsticks.engine import pool
+from chopsticks.engine.contract import error_namer
 from chopsticks.engine.progress import PROGRESS_MODES, progress_display
 from chopsticks.engine.worker_load import WorkerLoad
 from chopsticks.errors import ChopsticksError
@@ -233,7 +234,7 @@ def execute(plan: Plan, opts: RunOptions, watch=None) -> None:
         cluster = run_on_cluster(plan, opts, [progress, watch]) if opts.cluster else None
         out = cluster.merged if cluster else pool.run(plan, [progress, load, exporter, watch])
     rows = summarize(out)
-    name_of = plan.target.error_name
+    name_of = error_namer(plan.target)
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     print(export.report_text(out, rows, name_of, width))
     if cluster:

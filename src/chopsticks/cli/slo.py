@@ -10,6 +10,7 @@ import typer
 from chopsticks.cli.common import (EXIT_OK, EXIT_OP_ERRORS, RunOptions, duration_option, exit_status_of_signal,
                                    write_outputs)
 from chopsticks.engine import pool
+from chopsticks.engine.contract import error_namer
 from chopsticks.engine.progress import progress_display
 from chopsticks.engine.shm import Phase
 from chopsticks.errors import ChopsticksError
@@ -44,7 +45,7 @@ def execute_slo(plan: Plan, opts: RunOptions) -> None:
     step_s = duration_option(opts.step_duration, "--step-duration")
     pcts = sorted(set(BASE_PERCENTILES) | {o.percentile for o in objectives})
     columns = ("step", "asked_ops_s", "achieved_ops_s", *(_col(p) for p in pcts), "slo_met")
-    name_of = plan.target.error_name
+    name_of = error_namer(plan.target)
     documents, curve = [], []
     print(f"SLO search: {', '.join(o.text for o in objectives)}; steps of {step_s:g}s, "
           f"{plan.procs} worker(s), at most {plan.max_inflight} ops in flight each")

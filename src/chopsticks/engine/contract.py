@@ -4,7 +4,7 @@ error codes the engine reserves. A leaf: backends and metrics import it, it impo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from chopsticks._fast.histogram import CONSTANTS
 
@@ -44,10 +44,19 @@ class Target(Protocol):
         allocate buffers. Work is split over plan.workers_total."""
 
     def error_name(self, code: int) -> str:
-        """Name of a backend error code the loop recorded (e.g. 'EIO', 'auth')."""
+        """Name of one of the backend's own error codes (e.g. 'EIO', 'auth'); the reserved codes
+        are named by error_namer, never by a backend."""
 
     def settings(self) -> dict:
         """The target's settings for result files (secrets redacted)."""
+
+
+def error_namer(target: Target) -> Callable[[int], str]:
+    """How every reader of a run names an error code: the engine's reserved codes ('stalled',
+    'other', 'verify') by RESERVED_ERROR_NAMES, the rest by the target."""
+    def name_of(code: int) -> str:
+        return RESERVED_ERROR_NAMES.get(code) or target.error_name(code)
+    return name_of
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chopsticks.engine.contract import error_namer
 from chopsticks.engine.live import LiveRun, Tick
 from chopsticks.engine.shm import ERR_STALLED, Header, WorkerState
 from chopsticks.plan import SCHEDULE_LAG
@@ -116,6 +117,7 @@ class ProgressDisplay:
     def started(self, run: LiveRun) -> None:
         self.run = run
         self.op_names = run.op_names
+        self.name_of = error_namer(run.plan.target)
         self.derived = tuple(run.plan.derived_ops)
 
     def rate_text(self, view: SecondView) -> str:
@@ -165,7 +167,7 @@ class ProgressDisplay:
             for o, code in zip(*np.nonzero(counts)):
                 if code != ERR_STALLED and (o, code) not in self.error_codes:
                     self.error_codes.add((int(o), int(code)))
-                    self.event(tick.second, f"{self.op_names[o]} errors: {self.run.plan.target.error_name(int(code))}")
+                    self.event(tick.second, f"{self.op_names[o]} errors: {self.name_of(int(code))}")
 
     def show(self, view: SecondView) -> None:
         raise NotImplementedError

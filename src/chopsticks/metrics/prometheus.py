@@ -28,6 +28,7 @@ import numpy as np
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
+from chopsticks.engine.contract import error_namer
 from chopsticks.engine.shm import ERR_STALLED, TsField
 from chopsticks.errors import ChopsticksError
 from chopsticks.metrics.histogram import LOWER_NS
@@ -112,6 +113,7 @@ class RunCollector:
                 return
             run, cpu_s, inflight, stalled, draining = self.run, self.cpu_s, self.inflight, self.stalled, self.draining
         target = run.plan.target
+        name_of = error_namer(target)
         labels = ["operation", "workload"]
         hist, errors = snap["hist"], snap["errors"]
         ok = hist.sum(axis=1)
@@ -143,7 +145,7 @@ class RunCollector:
         for o, op in enumerate(run.op_names):
             for code in np.nonzero(errors[o])[0]:
                 if code != ERR_STALLED:
-                    kinds.add_metric([op, self.workload, target.error_name(int(code))], int(errors[o, code]))
+                    kinds.add_metric([op, self.workload, name_of(int(code))], int(errors[o, code]))
             stalls.add_metric([op, self.workload], int(errors[o, ERR_STALLED]))
         yield kinds
         yield stalls
