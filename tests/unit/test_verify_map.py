@@ -40,7 +40,7 @@ def test_no_map_is_kept_when_a_worker_left_none(tmp_path, capsys):
     verify_map.make_parts_dir(parts)
     verify_map.save_part(parts, 0, np.zeros(2, dtype=np.uint64).tobytes(), 0)
     assert verify_map.outputs(parts, SETTINGS, 2, [tmp_path / "r.json"]) == []
-    assert "no verify map kept" in capsys.readouterr().err
+    assert "no verify map kept: a worker left none" in capsys.readouterr().err
 
 
 def test_a_differing_setting_is_named_by_its_option(tmp_path):

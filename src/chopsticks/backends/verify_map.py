@@ -86,18 +86,24 @@ def make_parts_dir(parts: str) -> None:
 
 
 def save_part(parts: str, index: int, last_seq: bytes, writes: int) -> None:
-    """In worker index, after its loop: its map, for the parent to merge."""
-    both = np.append(np.frombuffer(last_seq, dtype=np.uint64), np.uint64(writes))
-    np.save(os.path.join(parts, f"w{index}.npy"), both)
+    """In worker index, after its loop: its map (raw uint64s, then its write count), for the parent
+    to merge. A map that cannot be written (/dev/shm full) is left out: the parent then keeps none."""
+    path = os.path.join(parts, f"w{index}")
+    try:
+        with open(path, "wb") as f:
+            f.write(last_seq)
+            f.write(np.uint64(writes).tobytes())
+    except OSError:
+        Path(path).unlink(missing_ok=True)
 
 
 def gather(parts: str, workers: int) -> list[tuple[np.ndarray, int]] | None:
-    """Every worker's (last_seq, writes), or None if a worker left none (it did not finish)."""
+    """Every worker's (last_seq, writes), mapped rather than read; None if a worker left none."""
     maps = []
     for i in range(workers):
         try:
-            both = np.load(os.path.join(parts, f"w{i}.npy"), allow_pickle=False)
-        except FileNotFoundError:
+            both = np.memmap(os.path.join(parts, f"w{i}"), dtype=np.uint64, mode="r")
+        except (FileNotFoundError, ValueError):     # ValueError: an empty file
             return None
         maps.append((both[:-1], int(both[-1])))
     return maps
@@ -105,10 +111,11 @@ def gather(parts: str, workers: int) -> list[tuple[np.ndarray, int]] | None:
 
 def outputs(parts: str, settings: dict, workers: int, result_paths: list) -> list:
     """In the parent, after the run: (path, writer) of the map beside each JSON result; none, with a
-    note, if a worker did not finish (its record is unknown)."""
+    note, if a worker left no map (its record is unknown). The parts' mappings outlive their files."""
     maps = gather(parts, workers)
     shutil.rmtree(parts, ignore_errors=True)
     if maps is None:
-        print("chopsticks: no verify map kept: a worker did not finish its run", file=sys.stderr)
+        print("chopsticks: no verify map kept: a worker left none (it did not finish, or could not write it)",
+              file=sys.stderr)
         return []
     return [(beside(p), lambda path: save(path, settings, maps)) for p in result_paths]
