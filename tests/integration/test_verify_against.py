@@ -29,11 +29,11 @@ def image(lab):
                 pass
 
 
-def rbd_run(lab, image, tmp_path, name, *args):
+def rbd_run(lab, image, tmp_path, name, *args, keep=("--no-save",)):
     out = tmp_path / name
     r = bench("rbd", "--conf", lab.conf, "--keyring", lab.keyring, "--pool", lab.pool, "--image", image,
               "--create", "16M", "--procs", 2, "--iodepth", 4, "--span", SPAN, "--io-total", SPAN,
-              "--no-watch-cluster", "--quiet", "--no-save", "--json", out, *args)
+              "--no-watch-cluster", "--quiet", *keep, "--json", out, *args)
     return r, load_json(out) if out.exists() else None
 
 
@@ -42,10 +42,12 @@ def checked(doc) -> int:
 
 
 def test_a_run_reads_clean_against_the_run_that_wrote(lab, image, tmp_path):
-    r, _ = rbd_run(lab, image, tmp_path, "w.json", "--rw", "write", "--verify")
+    r, _ = rbd_run(lab, image, tmp_path, "w.json", "--rw", "write", "--verify", keep=("--results-dir", tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert (tmp_path / "w.verify.npz").is_file() and f"wrote {tmp_path / 'w.verify.npz'}" in r.stdout
-    r, doc = rbd_run(lab, image, tmp_path, "r.json", "--rw", "read", "--verify-against", tmp_path / "w.json")
+    assert (tmp_path / "w.verify.npz").is_file() and f"wrote {tmp_path / 'w.verify.npz'}, " in r.stdout
+    [run_dir_map] = tmp_path.glob("*-bench-rbd/result.verify.npz")      # the run directory's too
+    r, doc = rbd_run(lab, image, tmp_path, "r.json", "--rw", "read",
+                     "--verify-against", run_dir_map.parent / "result.json")
     assert r.returncode == 0, r.stdout + r.stderr
     assert doc["errors_by_kind"] == {} and checked(doc) == BLOCKS
     assert all(" 0 never written" in w["message"] and " 0 failed" in w["message"] for w in doc["workers"])
@@ -95,6 +97,11 @@ def test_a_run_unlike_the_earlier_one_is_refused_before_any_load(lab, image, tmp
     assert r.returncode == 1 and doc is None, r.stdout + r.stderr
     assert r.stderr.startswith("chopsticks: error: --verify-against: ") and r.stderr.count("\n") == 1, r.stderr
     assert f" {option} differs" in r.stderr and "ops" not in r.stdout
+
+
+def test_a_cluster_run_cannot_verify_against_a_map_on_this_host(tmp_path):
+    r = bench("rbd", "--conf", tmp_path / "ceph.conf", "--cluster", "local:1", "--verify-against", tmp_path / "r.json")
+    assert r.returncode == 2 and "leave out --cluster" in r.stderr, r.stdout + r.stderr
 
 
 def test_a_run_without_a_map_is_refused(lab, image, tmp_path):
