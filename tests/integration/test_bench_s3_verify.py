@@ -80,3 +80,11 @@ def test_a_driver_that_does_not_return_get_bodies_is_refused_before_the_run(tmp_
         "chopsticks: error: --verify checks GET bodies, but driver 'helpers.s3_tampering:BodilessDriver' does "
         "not return them: its download() gave 0 bytes for an object of 4,096 bytes it had just uploaded; run "
         "without --verify or use a driver that returns the bytes (boto3, s5cmd, native)"]
+
+
+def test_objects_too_small_to_stamp_are_refused(tmp_path):
+    config = config_file(tmp_path, endpoint="http://127.0.0.1:1", access_key="a", secret_key="s", bucket="b",
+                         driver="mock")
+    r, _ = run(tmp_path, config, "--op", "put", "--size", "16-4k", "--duration", "1s")
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+        "chopsticks: error: --verify stamps objects of 32 bytes (the stamp) to 64 GiB; --size is 16-4,096 bytes"]

@@ -23,7 +23,7 @@ from typing import Callable, ClassVar
 from dataclasses import dataclass
 
 from chopsticks._fast.histogram import SlotRecorder
-from chopsticks._fast.payload import OBJECT_SHIFT, ObjectVerifier, make_payload
+from chopsticks._fast.payload import OBJECT_SHIFT, STAMP_LAYOUT, ObjectVerifier, make_payload
 from chopsticks._fast.schedule import Schedule
 from chopsticks.backends.block import seq_text, verify_text
 from chopsticks.backends.threads import CLOSE_GRACE_NS, ThreadedCalls
@@ -70,8 +70,10 @@ class S3Target:
             log.warning("%s", warning)
         ensure_bucket(self.config)
         if self.verify:
-            if self.size_max >= 1 << OBJECT_SHIFT:
-                raise ChopsticksError(f"--verify stamps objects smaller than {(1 << OBJECT_SHIFT) >> 30} GiB")
+            smallest, largest = STAMP_LAYOUT["bytes"], 1 << OBJECT_SHIFT
+            if not smallest <= self.size_min <= self.size_max < largest:
+                raise ChopsticksError(f"--verify stamps objects of {smallest} bytes (the stamp) to "
+                                      f"{largest >> 30} GiB; --size is {self.size_min:,}-{self.size_max:,} bytes")
             check_bodies_returned(self.config, self.prefix)
         return {"endpoint": self.config.endpoint, "bucket": self.config.bucket, "driver": self.config.driver}
 
