@@ -9,7 +9,7 @@ def written(ver, index, size=3 * 4096 + 100):
     """A body stamped as the next write of object `index`, its write completed; (body, seq)."""
     body = bytearray(make_payload(size, seed=index))
     seq = ver.stamp(memoryview(body), index)
-    ver.wrote(index, seq)
+    ver.wrote(index, seq, size)
     return bytes(body), seq
 
 
@@ -26,11 +26,11 @@ def test_a_body_is_stamped_with_its_object_and_the_workers_seq_and_reads_back_cl
 
 def test_failures_are_named_by_object_byte_kind_and_seqs():
     ver = ObjectVerifier(worker=0)
-    body, seq = written(ver, 1, size=2 * 4096)
+    body, seq = written(ver, 1, size=4096)
     other, other_seq = written(ver, 2, size=4096)
     changed = bytearray(body)
-    changed[4096 + 100] ^= 0xFF
-    assert not ver.check(bytes(changed), 1, seq)                  # its second block: corrupt
+    changed[100] ^= 0xFF
+    assert not ver.check(bytes(changed), 1, seq)                  # corrupt
     assert not ver.check(other, 1, seq)                           # object 2's bytes under object 1
     _, newer_seq = written(ver, 1, size=4096)
     assert not ver.check(body[:4096], 1, newer_seq)               # the older write: stale
@@ -38,9 +38,9 @@ def test_failures_are_named_by_object_byte_kind_and_seqs():
     assert not ver.check(other, 1, newer_seq)                     # beyond the first four: counted only
     failures = [(*divmod(f["offset"], 1 << OBJECT_SHIFT), f["kind"], f["expected_seq"], f["found_seq"])
                 for f in ver.report()["first_failures"]]
-    assert failures == [(1, 4096, "corrupt", seq, seq), (1, 0, "misplaced", seq, other_seq),
+    assert failures == [(1, 0, "corrupt", seq, seq), (1, 0, "misplaced", seq, other_seq),
                         (1, 0, "stale", newer_seq, seq), (1, 0, "lost", newer_seq, 0)]
-    assert ver.report()["failed_blocks"] == 5 and ver.report()["checked_blocks"] == 1   # changed's first block
+    assert ver.report()["failed_blocks"] == 5 and ver.report()["checked_blocks"] == 0
 
 
 def test_unstamped_bytes_of_an_object_this_worker_never_wrote_are_unwritten_not_failures():
@@ -56,3 +56,14 @@ def test_a_deleted_object_expects_nothing_again():
     assert ver.expected(4) == seq
     ver.wrote(4, 0)
     assert ver.expected(4) == 0 and ver.check(bytes(4096), 4, 0)
+
+
+def test_a_body_cut_or_grown_at_a_block_boundary_fails_by_its_length():
+    ver = ObjectVerifier(worker=0)
+    body, seq = written(ver, 3, size=3 * 4096)
+    assert not ver.check(body[:8192], 3, seq)                     # its last block gone: every block read is valid
+    assert not ver.check(body + body[:4096], 3, seq)              # a block more than was written
+    assert not ver.check(b"", 3, seq)
+    failures = [(*divmod(f["offset"], 1 << OBJECT_SHIFT), f["kind"]) for f in ver.report()["first_failures"]]
+    assert failures == [(3, 8192, "lost"), (3, 3 * 4096, "corrupt"), (3, 4096 * 3, "misplaced"), (3, 0, "lost")]
+    assert ver.check(body, 3, seq) and ver.check(b"", 9, 0)       # whole; an object never written

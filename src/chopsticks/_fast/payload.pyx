@@ -4,10 +4,10 @@ that no two written blocks are identical (defeats dedupe and caching of repeated
 from libc.stdint cimport uint64_t
 from libc.string cimport memset, memcpy
 from posix.stdlib cimport posix_memalign
-from libc.stdlib cimport free, realloc
+from libc.stdlib cimport calloc, free, realloc
 
-from chopsticks._fast.verify cimport (Verifier, init_verifier, free_verifier, wrote, expected, verify_read,
-                                      verify_report)
+from chopsticks._fast.verify cimport (Verifier, VERIFY_LOST, init_verifier, free_verifier, wrote, expected,
+                                      verify_read, verify_report, _note)
 
 PATTERNS = {"random": PATTERN_RANDOM, "zero": PATTERN_ZERO, "compressible": PATTERN_COMPRESSIBLE}
 cdef uint64_t STAMP_MAGIC_C = 0x326b697473706f68ULL  # b"hopstik2" little-endian: marks a stamped block
@@ -148,32 +148,38 @@ OBJECT_SHIFT = OBJECT_SHIFT_C
 cdef class ObjectVerifier:
     """One worker's writes and reads of whole objects under --verify: stamps each body with the
     object's index (offset = index << OBJECT_SHIFT | byte) and the worker's next write seq,
-    remembers each object's last completed write, checks each body read (verify.pxd's Verifier).
-    Python threads share it: each call runs whole under the GIL."""
+    remembers each object's last completed write and its size, checks each body read
+    (verify.pxd's Verifier, plus its length). Python threads share it: each call runs whole under
+    the GIL."""
     cdef Verifier v
+    cdef uint64_t *sizes            # per object: bytes of its last completed write
     cdef uint64_t worker
     cdef uint64_t writes
 
     def __cinit__(self, uint64_t worker, uint64_t nobjects=1024):
         init_verifier(&self.v, nobjects if nobjects else 1)
+        self.sizes = <uint64_t *>calloc(self.v.nkeys, sizeof(uint64_t))
+        if self.sizes == NULL:
+            raise MemoryError(self.v.nkeys * 8)
         self.worker = worker
 
     def __dealloc__(self):
         free_verifier(&self.v)
+        free(self.sizes)
 
     def stamp(self, unsigned char[::1] body not None, uint64_t index):
         """Stamp `body` (writable) as the next write of object `index`; returns its seq."""
-        self._grow(index)
         self.writes += 1
         cdef uint64_t seq = self.worker << SEQ_WORKER_SHIFT | self.writes
         if body.shape[0]:
             stamp(<char *>&body[0], body.shape[0], index << OBJECT_SHIFT_C, seq)
         return seq
 
-    def wrote(self, uint64_t index, uint64_t seq):
-        """The write of `seq` to object `index` completed (seq 0: the object was deleted)."""
+    def wrote(self, uint64_t index, uint64_t seq, uint64_t size=0):
+        """The write of `seq` (`size` bytes) to object `index` completed (seq 0: it was deleted)."""
         self._grow(index)
         wrote(&self.v, index, seq)
+        self.sizes[index] = size
 
     def expected(self, uint64_t index):
         """The seq a read of object `index` started now must find (0: none this worker wrote)."""
@@ -181,23 +187,39 @@ cdef class ObjectVerifier:
 
     def check(self, const unsigned char[::1] body not None, uint64_t index, uint64_t want):
         """Whether every block of `body`, read from object `index`, passes (failures are noted)."""
-        if body.shape[0] == 0:
-            return True
-        return verify_read(&self.v, <const char *>&body[0], body.shape[0], index << OBJECT_SHIFT_C, want)
+        cdef uint64_t n = body.shape[0]
+        cdef uint64_t size = self.sizes[index] if want and index < self.v.nkeys else n
+        cdef bint ok = True
+        if n != size:
+            # Shorter than this worker's last write of it: its tail is lost (a cut at a block's
+            # start leaves every block read valid); longer: bytes no write of it had.
+            _note(&self.v, (index << OBJECT_SHIFT_C) + (n if n < size else size),
+                  VERIFY_LOST if n < size else BLOCK_CORRUPT, want, 0)
+            ok = False
+        if n:
+            ok = verify_read(&self.v, <const char *>&body[0], n, index << OBJECT_SHIFT_C, want) and ok
+        return ok
 
     def report(self):
         """verify.pxd's report: blocks checked, unwritten, failed, the first failures (by offset)."""
         return verify_report(&self.v)
 
-    cdef _grow(self, uint64_t index):
-        cdef uint64_t n = self.v.nkeys
+    cdef int _grow(self, uint64_t index) except -1:
+        """Room in the records for object `index` (doubling)."""
+        cdef uint64_t old = self.v.nkeys, n = self.v.nkeys
         cdef uint64_t *p
         if index < n:
-            return
+            return 0
         while n <= index:
             n *= 2
+        p = <uint64_t *>realloc(self.sizes, n * sizeof(uint64_t))
+        if p == NULL:
+            raise MemoryError(n * 8)
+        memset(p + old, 0, (n - old) * sizeof(uint64_t))
+        self.sizes = p
         p = <uint64_t *>realloc(self.v.last_seq, n * sizeof(uint64_t))
         if p == NULL:
             raise MemoryError(n * 8)
-        memset(p + self.v.nkeys, 0, (n - self.v.nkeys) * sizeof(uint64_t))
+        memset(p + old, 0, (n - old) * sizeof(uint64_t))
         self.v.last_seq, self.v.nkeys = p, n
+        return 0

@@ -305,7 +305,7 @@ class S3Session:
         t.keys.append(serial)
         t.created.add(serial)
         if seq:
-            self.verifier.wrote(serial, seq)
+            self.verifier.wrote(serial, seq, len(data))
         return True
 
     def _verify_failed(self, key: str, serial: int) -> None:
