@@ -1,6 +1,6 @@
-# Connecting a librados cluster handle, as every compiled loop on Ceph (rbd, rados) does it.
-from chopsticks._fast.librados cimport (rados_t, rados_create2, rados_conf_read_file, rados_conf_set,
-                                       rados_connect, rados_cluster_fsid)
+# Connecting and closing a librados cluster handle, as every compiled loop on Ceph (rbd, rados) does it.
+from chopsticks._fast.librados cimport (rados_t, rados_ioctx_t, rados_create2, rados_conf_read_file, rados_conf_set,
+                                       rados_connect, rados_cluster_fsid, rados_ioctx_destroy, rados_shutdown)
 
 
 cdef inline str connect_cluster(rados_t *cluster, str conf, str client_name, str keyring, int timeout_s,
@@ -28,3 +28,13 @@ cdef inline str connect_cluster(rados_t *cluster, str conf, str client_name, str
     if rados_cluster_fsid(cluster[0], fsid, sizeof(fsid)) < 0:
         return None
     return fsid.decode()
+
+
+cdef inline void disconnect_cluster(rados_t *cluster, rados_ioctx_t *ioctx) noexcept nogil:
+    """Destroy the pool context, then shut the cluster handle down; each only once (NULL after)."""
+    if ioctx[0] != NULL:
+        rados_ioctx_destroy(ioctx[0])
+        ioctx[0] = NULL
+    if cluster[0] != NULL:
+        rados_shutdown(cluster[0])
+        cluster[0] = NULL

@@ -14,7 +14,7 @@ import numpy as np
 cimport numpy as cnp
 
 from chopsticks._fast.librados cimport *
-from chopsticks._fast.cluster cimport connect_cluster
+from chopsticks._fast.cluster cimport connect_cluster, disconnect_cluster
 from chopsticks._fast.histogram cimport (record_error, record_stall, now_ns, NBUCKETS, N_PHASES, ERR_CODES, TS_FIELDS,
                                         ERR_VERIFY)
 from chopsticks._fast.verify cimport (Verifier, init_verifier, start_from, free_verifier, wrote, expected, verify_read,
@@ -170,12 +170,7 @@ cdef class PoolConnection:
 
     def close(self):
         with nogil:
-            if self.ioctx != NULL:
-                rados_ioctx_destroy(self.ioctx)
-                self.ioctx = NULL
-            if self.cluster != NULL:
-                rados_shutdown(self.cluster)
-                self.cluster = NULL
+            disconnect_cluster(&self.cluster, &self.ioctx)
 
     def __dealloc__(self):
         self.close()

@@ -10,7 +10,7 @@ cimport numpy as cnp
 
 from chopsticks._fast.librados cimport *
 from chopsticks._fast.librbd cimport *
-from chopsticks._fast.cluster cimport connect_cluster
+from chopsticks._fast.cluster cimport connect_cluster, disconnect_cluster
 from chopsticks._fast.histogram cimport record_error, record_stall, now_ns
 from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, unsubmit, wait_ns,
                                      record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)
@@ -96,12 +96,7 @@ cdef class Connection:
             if self.image != NULL:
                 rbd_close(self.image)
                 self.image = NULL
-            if self.ioctx != NULL:
-                rados_ioctx_destroy(self.ioctx)
-                self.ioctx = NULL
-            if self.cluster != NULL:
-                rados_shutdown(self.cluster)
-                self.cluster = NULL
+            disconnect_cluster(&self.cluster, &self.ioctx)
 
     def __dealloc__(self):
         self.close()
