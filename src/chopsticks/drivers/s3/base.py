@@ -128,7 +128,8 @@ class BaseS3Driver(ABC):
 
     @abstractmethod
     def download(self, key: str) -> bytes | None:
-        """GET ``key``; its bytes, or None on failure (a missing key is kind ``not_found``)."""
+        """GET ``key``; its bytes, or None on failure (a missing key is kind ``not_found``).
+        ``bench s3 --verify`` checks these bytes, and refuses a driver that returns others."""
 
     @abstractmethod
     def delete(self, key: str) -> bool:
