@@ -64,7 +64,8 @@ class S3Target:
 
     def prepare(self, plan) -> dict:
         """Check the endpoint, the keys and the bucket (created when missing) before any worker;
-        warn once about driver_config keys the driver does not read."""
+        warn once about driver_config keys the driver does not read; under --verify, that --size
+        can be stamped and that the driver returns GET bodies."""
         warning = unknown_driver_config(self.config)
         if warning:
             log.warning("%s", warning)
