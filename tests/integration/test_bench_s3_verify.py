@@ -4,6 +4,8 @@ chopsticks' back is caught and named; a driver that does not return GET bodies i
 import os
 from pathlib import Path
 
+import pytest
+
 from helpers.engine_cli import bench, load_json
 from helpers.s3_tampering import CORRUPTED, CORRUPTED_BYTE
 
@@ -50,8 +52,9 @@ def test_mixed_run_with_the_mock_driver_verifies_clean(tmp_path):
     assert mixed(tmp_path, config)["get"]["ops"] > 100
 
 
-def test_mixed_run_with_boto3_against_rgw_verifies_clean(lab, tmp_path):
-    mixed(tmp_path, lab_config(tmp_path, lab, "boto3"))
+@pytest.mark.parametrize("driver", ["boto3", "s5cmd"])      # s5cmd: its `cat` pipes the body back
+def test_mixed_run_against_rgw_verifies_clean(lab, tmp_path, driver):
+    mixed(tmp_path, lab_config(tmp_path, lab, driver))
 
 
 def test_an_object_changed_behind_its_back_is_caught_and_named(lab, tmp_path):
