@@ -9,7 +9,9 @@ Besides put, get, delete, head and list, four op slots time parts of other opera
 the server), `tls_handshake` (the TLS handshake that followed such a connect, on https) and
 `put.part` (each part of a multipart PUT; the `put` row times the whole object).
 Error names are `kind` or `kind:detail` with kind one of ERROR_KINDS and detail the S3 error
-code, the HTTP status, the socket errno or the TLS failure (native_driver.failure_name)."""
+code, the HTTP status, the socket errno or the TLS failure (native_driver.failure_name), or
+`verify`: with --verify, a GET whose body did not match what this worker PUT there (the first
+few are described in the worker's report line, by key and byte)."""
 from __future__ import annotations
 
 import time
@@ -20,9 +22,9 @@ from urllib.parse import quote
 
 import numpy as np
 
-from chopsticks.backends.s3 import S3Target
+from chopsticks.backends.s3 import S3Target, verify_text_by_key
 from chopsticks.drivers.s3.native_driver import NativeDriver, canonical_query, failure_name, s3_loop
-from chopsticks.engine.contract import ERR_STALLED
+from chopsticks.engine.contract import RESERVED_ERROR_NAMES
 from chopsticks.errors import ChopsticksError
 
 
@@ -45,8 +47,12 @@ class NativeS3Target(S3Target):
     def open_worker(self, plan, index: int) -> NativeS3Session:
         return NativeS3Session(self, plan, index)
 
+    def verify_body_bytes(self) -> int:
+        """--verify: the stamped body buffer each connection keeps (_fast/s3/load.pyx)."""
+        return s3_loop().verify_body_bytes(self.size_max, self.multipart_threshold, self.part_size)
+
     def error_name(self, code: int) -> str:
-        return "stalled" if code == ERR_STALLED else failure_name(code)
+        return RESERVED_ERROR_NAMES.get(code) or failure_name(code)
 
 
 class NativeS3Session:
@@ -54,7 +60,7 @@ class NativeS3Session:
         self.target = target
         driver = NativeDriver(target.config.as_driver_dict())   # validates driver_config
         driver.close()
-        prefix = f"{target.prefix}/{int(time.time())}-w{index}/"
+        prefix = self.prefix = f"{target.prefix}/{int(time.time())}-w{index}/"
         self.client = driver.new_client(connections=plan.max_inflight)
         code = self.client.connect()
         if code:
@@ -64,7 +70,7 @@ class NativeS3Session:
             list_query=canonical_query({"list-type": "2", "max-keys": "1000", "prefix": prefix}),
             size_min=target.size_min, size_max=target.size_max, seed=plan.seed * 7919 + index,
             range_size=target.range_size, multipart_threshold=target.multipart_threshold,
-            part_size=target.part_size)
+            part_size=target.part_size, verify=target.verify, worker_index=index)
         if target.existing is not None:
             self.load.use_existing(*existing_keys(target))
         if target.needs_prefill():
@@ -72,7 +78,19 @@ class NativeS3Session:
         self.mix = [(self.target.op_names.index(op), weight) for op, weight in target.mix]
 
     def run(self, hist, ts, errors, stop, spec: dict) -> dict:
-        return self.load.run(hist, ts, errors, stop, {**spec, "mix": self.mix})
+        out = self.load.run(hist, ts, errors, stop, {**spec, "mix": self.mix})
+        report = self.load.verify_report()
+        if report is not None:
+            out["report"] = self._verify_text(report)
+        return out
+
+    def _verify_text(self, report: dict) -> str:
+        """The worker's --verify result in a line, its failures named by key and byte: a stamp's
+        offset is the object's serial << verify_key_shift | the byte (_fast/s3/load.pxd)."""
+        naming = s3_loop().OBJECT_NAMING
+        shift, digits = naming["verify_key_shift"], naming["serial_digits"]
+        return verify_text_by_key(report, lambda offset: (f"{self.prefix}{offset >> shift:0{digits}d}",
+                                                          offset & ((1 << shift) - 1)))
 
     def close(self) -> None:
         if self.target.cleanup and self.target.existing is None:

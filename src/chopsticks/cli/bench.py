@@ -205,6 +205,7 @@ def s3(
                                 verify=verify,
                                 **_native_s3_options(ops, lo, range_size, existing),
                                 **_multipart_options(multipart_threshold, part_size, hi, concurrency))
+        _native_verify_check(target, concurrency)
     elif range_size or existing is not None or multipart_threshold:
         hint = "--range-size" if range_size else "--existing" if existing is not None else "--multipart-threshold"
         raise typer.BadParameter("needs --driver native", param_hint=hint)
@@ -230,6 +231,28 @@ def _native_s3_options(ops: tuple[tuple[str, int], ...], size_min: int, range_si
     if size and existing is None and size > size_min:
         raise typer.BadParameter(f"must not exceed the smallest object (--size), {size_min} bytes", param_hint="--range-size")
     return {"range_size": size, "existing": existing}
+
+
+NATIVE_VERIFY_BUFFERS = 1 << 30     # bench s3 --driver native --verify: body buffers per worker, at most
+
+
+def _native_verify_check(target, connections: int) -> None:
+    """--verify on the native loop: GETs to check, parts on the stamps' 4 KiB grid, and each
+    connection's stamped body buffer (its largest PUT body or part) within NATIVE_VERIFY_BUFFERS."""
+    from chopsticks._fast.payload import STAMP_LAYOUT
+
+    if not target.verify:
+        return
+    if "get" not in {name for name, _ in target.mix}:
+        raise typer.BadParameter("checks GET bodies: needs GETs in the mix", param_hint="--verify")
+    if target.multipart_threshold and target.part_size % STAMP_LAYOUT["every"]:
+        raise typer.BadParameter("with --verify, parts must be whole 4 KiB blocks (the stamps' grid)",
+                                 param_hint="--part-size")
+    body = target.verify_body_bytes()
+    if connections * body > NATIVE_VERIFY_BUFFERS:
+        raise typer.BadParameter(f"stamps each PUT body in a buffer per connection: {connections} × {body:,} bytes is "
+                                 f"more than {NATIVE_VERIFY_BUFFERS >> 30} GiB; use --multipart-threshold, fewer "
+                                 "--concurrency or smaller objects", param_hint="--verify")
 
 
 def _multipart_options(threshold: Optional[str], part_size: str, size_max: int, connections: int) -> dict:

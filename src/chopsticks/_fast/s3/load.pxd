@@ -2,6 +2,7 @@
 from libc.stdint cimport uint64_t, int64_t
 cimport numpy as cnp
 from chopsticks._fast.engine cimport LoopControl
+from chopsticks._fast.verify cimport Verifier
 
 cdef enum:
     PATH_BYTES = 1280            # an object's path: base + serial
@@ -17,6 +18,9 @@ cdef enum:
     # BACKOFF_MAX_NS; a connect that succeeds resets it.
     BACKOFF_MIN_NS = 1000000
     BACKOFF_MAX_NS = 1000000000
+    # --verify: the offset an object's stamps carry is its serial << VERIFY_KEY_SHIFT | the byte in
+    # it (payload.pxd's stamp), so a block names its object (under 64 GiB, as payload.pyx's OBJECT_SHIFT)
+    VERIFY_KEY_SHIFT = 36
 
     # Operations, in OP_NAMES order; the three last slots time parts of other operations.
     OP_PUT = 0
@@ -73,15 +77,18 @@ cdef struct Slot:                # one connection's share of the load
     uint64_t wake_ns
     uint64_t backoff_ns          # the last wait, 0 after a successful connect
     uint64_t *keys               # serials of this connection's objects
+    uint64_t *sizes              # --verify: their sizes
     size_t nkeys
     size_t cap_keys
     char *path
     size_t path_len
     char range_header[RANGE_HEADER_BYTES]   # "range:bytes=FIRST-LAST\n" of a ranged GET
+    uint64_t range_first
     UploadStep step              # of the multipart PUT it works for
     int upload                   # that PUT's index in uploads
     int part
     char query[QUERY_BYTES]
+    char *body                   # --verify: this connection's copy of the payload, stamped per PUT or part
 
 cdef struct Load:
     Endpoint *ep
@@ -107,7 +114,10 @@ cdef struct Load:
     size_t bucket_path_len
     const char *list_query
     size_t list_query_len
-    uint64_t serial
+    uint64_t serial              # also the worker's write number: each PUT writes a new object
+    bint verify                  # stamp every PUT body, check every GET body
+    uint64_t seq_base            # --verify: worker index << SEQ_WORKER_SHIFT
+    Verifier ver                 # --verify: its checks' counts and first failures
     LoopControl *ctl             # this pass's limits, schedule and recorder (_fast/engine.pxd)
     bint measured                # the measured run (not prefill or cleanup): connects back off
     int waiting                  # connections parked: backing off, or until the next intended start
@@ -120,6 +130,7 @@ cdef class S3Load:
     cdef bytes _base, _bucket_path, _list_query, _existing
     cdef object _existing_ends
     cdef int _allocate_uploads(self, uint64_t threshold, uint64_t part_size, uint64_t size_max) except -1
+    cdef int _allocate_verify(self, uint64_t seed, uint64_t size_max, uint64_t worker_index) except -1
     cdef int _set_mix(self, list mix) except -1
     cdef dict _pass(self, cnp.uint64_t[::1] hist, cnp.int64_t[::1] ts, cnp.int64_t[::1] errors,
                     cnp.int64_t[::1] stop, dict spec, list mix, bint measured)

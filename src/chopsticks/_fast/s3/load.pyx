@@ -2,6 +2,8 @@
 # every completion is recorded into the worker's shared-memory rows.
 
 OP_NAMES = ("put", "get", "delete", "head", "list", "get.ttfb", "reconnect", "tls_handshake", "put.part")
+# How an object's key and (--verify) its stamps' offset name it, for the Python layer's reports.
+OBJECT_NAMING = {"serial_digits": SERIAL_DIGITS, "verify_key_shift": VERIFY_KEY_SHIFT}
 
 cdef const char *METHOD[N_S3_OPS]
 METHOD[OP_PUT] = b"PUT"
@@ -51,11 +53,12 @@ cdef void range_header(Load *L, Slot *s, Req *r) noexcept nogil:
     put_uint(&b, first + L.range_size - 1, 1)
     put(&b, b"\n", 1)
     r.headers, r.headers_len = s.range_header, b.len
+    s.range_first = first
 
 
-cdef void keep_key(Slot *s, uint64_t key) noexcept nogil:
-    """Remember an object this connection wrote (the array doubles when full: a few
-    reallocations per run, none per operation)."""
+cdef void keep_key(Load *L, Slot *s, uint64_t key, uint64_t size) noexcept nogil:
+    """Remember an object this connection wrote, and with --verify its size (the arrays double
+    when full: a few reallocations per run, none per operation)."""
     cdef size_t cap
     cdef uint64_t *grown
     if s.nkeys == s.cap_keys:
@@ -63,9 +66,25 @@ cdef void keep_key(Slot *s, uint64_t key) noexcept nogil:
         grown = <uint64_t *>realloc(s.keys, cap * sizeof(uint64_t))
         if grown == NULL:
             return
-        s.keys, s.cap_keys = grown, cap
+        s.keys = grown
+        if L.verify:
+            grown = <uint64_t *>realloc(s.sizes, cap * sizeof(uint64_t))
+            if grown == NULL:
+                return
+            s.sizes = grown
+        s.cap_keys = cap
     s.keys[s.nkeys] = key
+    if L.verify:
+        s.sizes[s.nkeys] = size
     s.nkeys += 1
+
+
+cdef void forget_key(Load *L, Slot *s) noexcept nogil:
+    """The object at s.key_index is gone (deleted): the last one takes its place."""
+    s.nkeys -= 1
+    s.keys[s.key_index] = s.keys[s.nkeys]
+    if L.verify:
+        s.sizes[s.key_index] = s.sizes[s.nkeys]
 
 
 cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
@@ -105,15 +124,71 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
     s.stalled = 0
     s.step = NOT_MULTIPART
     c.reply.no_body = op == OP_HEAD
-    c.reply.keep = 0
+    c.reply.keep = L.verify and op == OP_GET      # --verify reads the body back
     if op == OP_PUT and L.multipart_threshold and r.body_len > L.multipart_threshold:
         begin_upload(L, c, s, &r, now)
+    elif op == OP_PUT and L.verify:
+        r.body = stamped_body(L, s, s.key, 0, r.body_len)
     if prepare(L.ep, c, &r) < 0:
         conn_reset(c)
         c.submit_ns = now
         return fail(c, L.ep.other_code)
-    c.body_cycle = L.payload_len
+    if not L.verify:
+        c.body_cycle = L.payload_len
     return start(L.ep, c, now)
+
+
+# ---- --verify: stamped PUT bodies, GET bodies checked against them ----------------------------
+
+cpdef uint64_t verify_body_bytes(uint64_t size_max, uint64_t multipart_threshold, uint64_t part_size):
+    """The body buffer --verify gives each connection: its largest PUT body (an object, or with
+    multipart PUTs the largest single PUT or part)."""
+    cdef uint64_t largest = size_max
+    if multipart_threshold and size_max > multipart_threshold:
+        largest = multipart_threshold if multipart_threshold > part_size else part_size
+    return largest if largest < size_max else size_max
+
+
+cdef inline uint64_t write_seq(Load *L, uint64_t key) noexcept nogil:
+    """The seq of this worker's one write of object `key` (its serial is the write's number)."""
+    return L.seq_base | key
+
+
+cdef const char *stamped_body(Load *L, Slot *s, uint64_t key, uint64_t offset, uint64_t n) noexcept nogil:
+    """Connection s's body buffer, stamped as bytes offset .. offset+n of object key: 32 bytes per
+    4 KiB block change (payload.pxd), the rest stays the connection's random payload."""
+    stamp(s.body, n, (key << VERIFY_KEY_SHIFT) + offset, write_seq(L, key))
+    return s.body
+
+
+cdef bint check_get(Load *L, Slot *s, Conn *c) noexcept nogil:
+    """Check a successful GET's length (the object's, or the range's) and the 4 KiB blocks its
+    body holds whole (a ranged GET: those its range covers entirely) against their stamps and this
+    worker's PUT of the object; False if any failed. An object of an existing data set was not
+    written by this run: its blocks count as unwritten."""
+    cdef const char *body = c.reply.kbuf + c.reply.hlen
+    cdef uint64_t got = c.reply.klen - c.reply.hlen, n = got
+    cdef uint64_t skip = 0, size, at
+    cdef uint64_t seq = write_seq(L, s.key)
+    cdef bint ok = True
+    if L.n_existing:
+        L.ver.unwritten += (got + STAMP_EVERY - 1) // STAMP_EVERY
+        return True
+    size = L.range_size if L.range_size else s.sizes[s.key_index]
+    at = (s.key << VERIFY_KEY_SHIFT) + (s.range_first if L.range_size else 0)
+    if got != size:
+        # shorter: its tail is lost (a body cut at a block's start leaves every block read valid);
+        # longer: bytes no write of it had
+        _note(&L.ver, at + (got if got < size else size), VERIFY_LOST if got < size else BLOCK_CORRUPT, seq, 0)
+        ok = False
+    if L.range_size:
+        skip = (STAMP_EVERY - s.range_first % STAMP_EVERY) % STAMP_EVERY    # to the first whole block
+        n = (n - skip) // STAMP_EVERY * STAMP_EVERY if n > skip else 0
+    elif n % STAMP_EVERY < STAMP_BYTES:
+        n -= n % STAMP_EVERY         # a last block too short to carry a stamp
+    if n:
+        ok = verify_read(&L.ver, body + skip, n, at + skip, seq) and ok
+    return ok
 
 
 # ---- multipart PUTs: initiate, parts on whichever connections are idle, complete (or abort) --
@@ -199,6 +274,8 @@ cdef Step issue_upload_request(Load *L, Conn *c, int i, uint64_t now) noexcept n
         offset = <uint64_t>(s.part - 1) * L.part_size
         r.body = L.payload
         r.body_len = L.part_size if u.size - offset > L.part_size else u.size - offset
+        if L.verify:
+            r.body = stamped_body(L, s, u.key, offset, r.body_len)
     upload_query(s, u, s.part)
     r.query, r.query_len = s.query, strlen(s.query)
     c.reply.no_body = 0
@@ -208,7 +285,7 @@ cdef Step issue_upload_request(Load *L, Conn *c, int i, uint64_t now) noexcept n
         conn_reset(c)
         c.submit_ns = now
         return fail(c, L.ep.other_code)
-    if s.step == UPLOAD_PART:
+    if s.step == UPLOAD_PART and not L.verify:
         c.body_cycle, c.body_start = L.payload_len, offset % L.payload_len
     return start(L.ep, c, now)
 
@@ -264,7 +341,7 @@ cdef void end_upload(Load *L, Upload *u, int code, uint64_t done_ns) noexcept no
     cdef Slot *owner = &L.slots[u.owner]
     u.active = 0
     if code == 0:
-        keep_key(owner, u.key)
+        keep_key(L, owner, u.key, u.size)
         record_done(L.ctl, OP_PUT, u.start_ns, u.submit_ns, done_ns, u.size)
     else:
         record_failed(L.ctl, OP_PUT, code, u.start_ns, u.submit_ns, done_ns)
@@ -312,6 +389,8 @@ cdef void record(Load *L, Conn *c) noexcept nogil:
     cdef uint64_t nbytes = c.body_len if s.op == OP_PUT else (c.reply.body_bytes if s.op == OP_GET else 0)
     if code == 0 and c.reply.status >= 300:
         code = error_code(L.ep, c)
+    elif code == 0 and L.verify and s.op == OP_GET and not check_get(L, s, c):
+        code = ERR_VERIFY
     back_off(L, s, c)
     if c.reconnect_ns:
         record_ok(&L.ctl.rec, OP_RECONNECT, c.reconnect_ns, 0, c.done_ns)
@@ -321,11 +400,10 @@ cdef void record(Load *L, Conn *c) noexcept nogil:
         record_upload_request(L, c, s, code)
         return
     if code == 0 and s.op == OP_PUT:
-        keep_key(s, s.key)
+        keep_key(L, s, s.key, c.body_len)
     if s.op == OP_DELETE and (code == 0 or L.delete_only):
         # a failed DELETE keeps its object for later operations (cleanup tries each one once)
-        s.nkeys -= 1
-        s.keys[s.key_index] = s.keys[s.nkeys]
+        forget_key(L, s)
     if code:
         record_failed(L.ctl, s.op, code, s.intended_ns, c.submit_ns, c.done_ns)
     else:
@@ -476,11 +554,14 @@ cdef class S3Load:
     """The load of one worker on a client's connections: objects named base + serial, a mix of
     operations, sizes drawn from a range, payloads from one preallocated random buffer (of at most
     PAYLOAD_MAX bytes: a larger object repeats it). Each connection keeps its own objects, so no
-    operation races another for a key. range_size: GETs read that many bytes at a random offset."""
+    operation races another for a key. range_size: GETs read that many bytes at a random offset.
+    verify: each connection stamps its PUT bodies in a copy of the payload of its own (as large as
+    its largest body) and GETs keep their bodies to check them; worker_index goes into the stamps."""
 
     def __init__(self, S3Client client not None, *, bytes base, bytes bucket_path, bytes list_query,
                  uint64_t size_min, uint64_t size_max, uint64_t seed, uint64_t range_size=0,
-                 uint64_t multipart_threshold=0, uint64_t part_size=0):
+                 uint64_t multipart_threshold=0, uint64_t part_size=0, bint verify=False,
+                 uint64_t worker_index=0):
         cdef uint64_t payload_len = size_max if size_max < PAYLOAD_MAX or client.ep.payload_sha256 else PAYLOAD_MAX
         cdef Load *L = &self.load
         cdef int i
@@ -507,6 +588,27 @@ cdef class S3Load:
         L.base, L.base_len = self._base, len(base)
         L.bucket_path, L.bucket_path_len = self._bucket_path, len(bucket_path)
         L.list_query, L.list_query_len = self._list_query, len(list_query)
+        if verify:
+            self._allocate_verify(seed, size_max, worker_index)
+
+    cdef int _allocate_verify(self, uint64_t seed, uint64_t size_max, uint64_t worker_index) except -1:
+        """A body buffer per connection (of the largest body: an object, or a multipart PUT's
+        initiate threshold or part), each its own random payload, and the checks' counters."""
+        cdef Load *L = &self.load
+        cdef uint64_t body_max = verify_body_bytes(size_max, L.multipart_threshold, L.part_size)
+        cdef int i
+        for i in range(L.ep.n):
+            L.slots[i].body = alloc_aligned(body_max)
+            if L.slots[i].body == NULL:
+                raise MemoryError(body_max)
+            fill(L.slots[i].body, body_max, PATTERN_RANDOM, 0, seed + 1 + <uint64_t>i)
+        init_verifier(&L.ver, 1)     # (no table: a key's one write is known from its serial)
+        L.verify, L.seq_base = True, worker_index << SEQ_WORKER_SHIFT
+        return 0
+
+    def verify_report(self):
+        """--verify's counts and first failures (verify.pxd), None without --verify."""
+        return verify_report(&self.load.ver) if self.load.verify else None
 
     cdef int _allocate_uploads(self, uint64_t threshold, uint64_t part_size, uint64_t size_max) except -1:
         """One multipart upload per connection at most, each with room for an object's ETags and
@@ -608,5 +710,8 @@ cdef class S3Load:
             for i in range(self.client.ep.n):
                 free(self.load.slots[i].path)
                 free(self.load.slots[i].keys)
+                free(self.load.slots[i].body)
+                free(self.load.slots[i].sizes)
             free(self.load.slots)
         free(self.payload)
+        free_verifier(&self.load.ver)
