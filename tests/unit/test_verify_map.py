@@ -35,6 +35,21 @@ def test_workers_parts_round_trip_through_the_saved_map(tmp_path):
     earlier.check(dict(SETTINGS), OPTIONS)
 
 
+def test_a_workers_extra_arrays_round_trip_beside_its_map(tmp_path):
+    parts = str(tmp_path / "parts")
+    verify_map.make_parts_dir(parts)
+    verify_map.save_part(parts, 0, np.array([0, 5], dtype=np.uint64).tobytes(), 5,
+                         {"threads": np.array([-1, 1], dtype=np.int32), "base": np.array("pre/1-w0")})
+    verify_map.save_part(parts, 1, np.zeros(1, dtype=np.uint64).tobytes(), 0)      # none: {}
+    [(path, write)] = verify_map.outputs(parts, SETTINGS, 2, [tmp_path / "r.json"])
+    write(path)
+    earlier = verify_map.VerifyMap(str(tmp_path / "r.json"))
+    extra = earlier.extra(0)
+    assert sorted(extra) == ["base", "threads"] and str(extra["base"]) == "pre/1-w0"
+    assert extra["threads"].dtype == np.int32 and extra["threads"].tolist() == [-1, 1]
+    assert earlier.worker(0)[0].tolist() == [0, 5] and earlier.extra(1) == {}
+
+
 def test_no_map_is_kept_when_a_worker_left_none(tmp_path, capsys):
     parts = str(tmp_path / "parts")
     verify_map.make_parts_dir(parts)

@@ -1,7 +1,9 @@
 """The verify map a `bench rbd|rados --verify` run that writes keeps beside its JSON result
 (`r.json` → `r.verify.npz`), for a later `--verify-against r.json`: per worker the seq of its last
 completed write under each key (a bs-block of its span, an object; 0: none) and its write count,
-with the settings a later run must share to read those keys the same way.
+with the settings a later run must share to read those keys the same way. A backend may keep more
+arrays per worker beside them (its "extra": bench s3 keeps each object's size and thread and the
+worker's key base).
 
 Workers hand their maps to the parent as one uncompressed part file each in a directory under
 /dev/shm (tmpfs) that the parent made before they started and removes when it exits; the parent
@@ -22,6 +24,7 @@ import numpy as np
 from chopsticks.errors import ChopsticksError
 
 SUFFIX = ".verify.npz"
+EXTRA_SUFFIX = ".extra.npz"         # a worker's part: its extra arrays, beside its raw map
 PARTS_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 
 
@@ -42,7 +45,7 @@ class VerifyMap:
             self.settings = json.loads(str(self._npz["settings"]))
         except FileNotFoundError:
             raise ChopsticksError(f"--verify-against {result_json}: no verify map {self.path} (a run keeps one "
-                                  f"when it writes with --verify; bench rados also needs --no-cleanup)") from None
+                                  f"when it writes with --verify; bench rados and s3 also need --no-cleanup)") from None
         except (OSError, ValueError, KeyError) as e:
             raise ChopsticksError(f"--verify-against {result_json}: {self.path} is not a verify map ({e})") from None
 
@@ -52,19 +55,28 @@ class VerifyMap:
             then = self.settings.get(key)
             if then != now[key]:
                 raise ChopsticksError(f"--verify-against: {option} differs from the earlier run's "
-                                      f"({then} there, {now[key]} here): its map does not describe this range")
+                                      f"({then} there, {now[key]} here): its map does not describe these keys")
 
     def worker(self, index: int) -> tuple[np.ndarray, int]:
         """Worker index's last write seq per key and its write count."""
         return self._npz[f"w{index}_last_seq"], int(self._npz[f"w{index}_writes"])
 
+    def extra(self, index: int) -> dict[str, np.ndarray]:
+        """Worker index's extra arrays, by name (save_part's `extra`)."""
+        own = f"w{index}_"
+        return {name[len(own):]: self._npz[name] for name in self._npz.files
+                if name.startswith(own) and name[len(own):] not in ("last_seq", "writes")}
 
-def save(path: Path, settings: dict, maps: list[tuple[np.ndarray, int]]) -> None:
-    """Write the map of every worker (index order) with the run's settings, atomically."""
+
+def save(path: Path, settings: dict, maps: list[tuple[np.ndarray, int]], extras: list[dict] | None = None) -> None:
+    """Write the map of every worker (index order) with the run's settings, and each worker's
+    extra arrays if any, atomically."""
     arrays = {"settings": np.array(json.dumps(settings, sort_keys=True))}
     for i, (last_seq, writes) in enumerate(maps):
         arrays[f"w{i}_last_seq"] = last_seq
         arrays[f"w{i}_writes"] = np.uint64(writes)
+        for name, extra in (extras[i] if extras else {}).items():
+            arrays[f"w{i}_{name}"] = extra
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     try:
         with open(tmp, "wb") as f:
@@ -85,11 +97,15 @@ def make_parts_dir(parts: str) -> None:
     atexit.register(shutil.rmtree, parts, True)
 
 
-def save_part(parts: str, index: int, last_seq: bytes, writes: int) -> None:
-    """In worker index, after its loop: its map (raw uint64s, then its write count), for the parent
-    to merge. A map that cannot be written (/dev/shm full) is left out: the parent then keeps none."""
+def save_part(parts: str, index: int, last_seq: bytes, writes: int, extra: dict[str, np.ndarray] | None = None) -> None:
+    """In worker index, after its loop: its map (raw uint64s, then its write count) and its extra
+    arrays (an uncompressed .npz beside it), for the parent to merge. A map that cannot be written
+    (/dev/shm full) is left out: the parent then keeps none."""
     path = os.path.join(parts, f"w{index}")
     try:
+        if extra:
+            with open(path + EXTRA_SUFFIX, "wb") as f:
+                np.savez(f, **extra)
         with open(path, "wb") as f:
             f.write(last_seq)
             f.write(np.uint64(writes).tobytes())
@@ -109,13 +125,26 @@ def gather(parts: str, workers: int) -> list[tuple[np.ndarray, int]] | None:
     return maps
 
 
+def gather_extras(parts: str, workers: int) -> list[dict[str, np.ndarray]]:
+    """Every worker's extra arrays ({} for a worker that left none), read whole: they are small."""
+    extras = []
+    for i in range(workers):
+        try:
+            with np.load(os.path.join(parts, f"w{i}{EXTRA_SUFFIX}"), allow_pickle=False) as npz:
+                extras.append({name: npz[name] for name in npz.files})
+        except FileNotFoundError:
+            extras.append({})
+    return extras
+
+
 def outputs(parts: str, settings: dict, workers: int, result_paths: list) -> list:
     """In the parent, after the run: (path, writer) of the map beside each JSON result; none, with a
     note, if a worker left no map (its record is unknown). The parts' mappings outlive their files."""
     maps = gather(parts, workers)
+    extras = gather_extras(parts, workers) if maps is not None else None
     shutil.rmtree(parts, ignore_errors=True)
     if maps is None:
         print("chopsticks: no verify map kept: a worker left none (it did not finish, or could not write it)",
               file=sys.stderr)
         return []
-    return [(beside(p), lambda path: save(path, settings, maps)) for p in result_paths]
+    return [(beside(p), lambda path: save(path, settings, maps, extras)) for p in result_paths]
