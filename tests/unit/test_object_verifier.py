@@ -1,5 +1,7 @@
 """_fast/payload.pyx ObjectVerifier: --verify for the Python drivers' whole objects, with the
 compiled loops' stamps (payload.pxd) and check (verify.pxd)."""
+import numpy as np
+
 from chopsticks._fast.payload import OBJECT_SHIFT, STAMP_LAYOUT, ObjectVerifier, make_payload, read_stamp
 
 SHIFT = STAMP_LAYOUT["seq_worker_shift"]
@@ -67,3 +69,26 @@ def test_a_body_cut_or_grown_at_a_block_boundary_fails_by_its_length():
     failures = [(*divmod(f["offset"], 1 << OBJECT_SHIFT), f["kind"]) for f in ver.report()["first_failures"]]
     assert failures == [(3, 8192, "lost"), (3, 3 * 4096, "corrupt"), (3, 4096 * 3, "misplaced"), (3, 0, "lost")]
     assert ver.check(body, 3, seq) and ver.check(b"", 9, 0)       # whole; an object never written
+
+
+def test_a_verifier_goes_on_from_an_earlier_record_and_numbers_its_writes_after_it():
+    earlier = ObjectVerifier(worker=2, nobjects=1)
+    body, seq = written(earlier, 3, size=4096)
+    last_seq, sizes = (np.frombuffer(b, dtype=np.uint64) for b in earlier.record(5))   # grows to 5
+    assert last_seq.tolist() == [0, 0, 0, seq, 0] and sizes.tolist() == [0, 0, 0, 4096, 0]
+    ver = ObjectVerifier(worker=2, nobjects=1)
+    ver.start_from(last_seq, sizes, earlier.writes)
+    assert ver.expected(3) == seq and ver.check(body, 3, seq)
+    newer, newer_seq = written(ver, 3, size=8192)
+    assert newer_seq == 2 << SHIFT | 2                            # after the earlier run's write 1
+    assert not ver.check(body, 3, newer_seq)                      # the earlier run's bytes: stale
+    assert [f["kind"] for f in ver.report()["first_failures"]] == ["lost", "stale"]
+
+
+def test_a_later_write_than_the_one_known_may_have_another_size():
+    ver = ObjectVerifier(worker=0)
+    body, seq = written(ver, 1, size=4096)
+    later = ObjectVerifier(worker=0)
+    later.start_from(*(np.frombuffer(b, dtype="<u8") for b in ver.record(2)), ver.writes)
+    rewritten, _ = written(later, 1, size=8192)                   # by a run that kept no map of its own
+    assert ver.check(rewritten, 1, seq) and ver.report()["checked_blocks"] == 2

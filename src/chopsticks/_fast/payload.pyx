@@ -154,7 +154,7 @@ cdef class ObjectVerifier:
     cdef Verifier v
     cdef uint64_t *sizes            # per object: bytes of its last completed write
     cdef uint64_t worker
-    cdef uint64_t writes
+    cdef readonly uint64_t writes   # bodies stamped: the write number of the last one
 
     def __cinit__(self, uint64_t worker, uint64_t nobjects=1024):
         init_verifier(&self.v, nobjects if nobjects else 1)
@@ -166,6 +166,24 @@ cdef class ObjectVerifier:
     def __dealloc__(self):
         free_verifier(&self.v)
         free(self.sizes)
+
+    def start_from(self, const uint64_t[::1] last_seq not None, const uint64_t[::1] sizes not None, uint64_t writes):
+        """Go on from an earlier run's worker (--verify-against), on a verifier that has seen nothing
+        yet: its last write seq and size of objects 0 .. n-1; its writes numbered after `writes`."""
+        cdef uint64_t n = last_seq.shape[0]
+        if <uint64_t>sizes.shape[0] != n:
+            raise ValueError(f"{sizes.shape[0]} sizes for {n} objects")
+        if n:
+            self._grow(n - 1)
+            memcpy(self.v.last_seq, &last_seq[0], n * sizeof(uint64_t))
+            memcpy(self.sizes, &sizes[0], n * sizeof(uint64_t))
+        self.writes = writes
+
+    def record(self, uint64_t count):
+        """(last write seq, size) of objects 0 .. count-1, each as bytes of uint64s: the run's verify map."""
+        if count:
+            self._grow(count - 1)
+        return (<char *>self.v.last_seq)[:count * sizeof(uint64_t)], (<char *>self.sizes)[:count * sizeof(uint64_t)]
 
     def stamp(self, unsigned char[::1] body not None, uint64_t index):
         """Stamp `body` (writable) as the next write of object `index`; returns its seq."""
@@ -190,7 +208,7 @@ cdef class ObjectVerifier:
         cdef uint64_t n = body.shape[0]
         cdef uint64_t size = self.sizes[index] if want and index < self.v.nkeys else n
         cdef bint ok = True
-        if n != size:
+        if n != size and not self._later_write(body, index, want):
             # Shorter than this worker's last write of it: its tail is lost (a cut at a block's
             # start leaves every block read valid); longer: bytes no write of it had.
             _note(&self.v, (index << OBJECT_SHIFT_C) + (n if n < size else size),
@@ -203,6 +221,16 @@ cdef class ObjectVerifier:
     def report(self):
         """verify.pxd's report: blocks checked, unwritten, failed, the first failures (by offset)."""
         return verify_report(&self.v)
+
+    cdef bint _later_write(self, const unsigned char[::1] body, uint64_t index, uint64_t want):
+        """Whether body's first block is a valid write of this worker later than `want`: a run
+        against the same verify map that kept no map of its own may have rewritten the object,
+        at any size of --size."""
+        cdef uint64_t n = body.shape[0], found = 0
+        if n == 0 or check_block(<const char *>&body[0], n if n < STAMP_EVERY else STAMP_EVERY,
+                                 index << OBJECT_SHIFT_C, &found) != BLOCK_OK:
+            return False
+        return found >> SEQ_WORKER_SHIFT == want >> SEQ_WORKER_SHIFT and found > want
 
     cdef int _grow(self, uint64_t index) except -1:
         """Room in the records for object `index` (doubling)."""
