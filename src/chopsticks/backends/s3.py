@@ -10,7 +10,9 @@ a failure in one line of their own, not through the drivers' per-error log lines
 --verify: every PUT body is a stamped copy of the payload (_fast/payload.pyx ObjectVerifier: the
 object's index and the worker's write seq in every 4 KiB block), every GET body is checked against
 its stamps and the object's last completed write; stamping and checking stay outside the op's
-timing, as in the compiled loops."""
+timing, as in the compiled loops. A --verify run that writes and keeps its objects keeps a verify
+map (verify_map.py: per worker its key base, each object's thread, last write and size, its write
+count); --verify-against goes on from one: the earlier run's objects, record and write numbers."""
 from __future__ import annotations
 
 import dataclasses
@@ -19,12 +21,16 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from typing import Callable, ClassVar
 from dataclasses import dataclass
+
+import numpy as np
 
 from chopsticks._fast.histogram import SlotRecorder
 from chopsticks._fast.payload import OBJECT_SHIFT, STAMP_LAYOUT, ObjectVerifier, make_payload
 from chopsticks._fast.schedule import Schedule
+from chopsticks.backends import verify_map
 from chopsticks.backends.block import seq_text, verify_text
 from chopsticks.backends.threads import CLOSE_GRACE_NS, ThreadedCalls
 from chopsticks.config import S3Config
@@ -36,6 +42,11 @@ from chopsticks.errors import ChopsticksError
 S3_OPS = ("put", "get", "delete", "head", "list")
 PAYLOAD_VARIANTS = 16               # distinct sizes prepared for a size range
 FAILED_KEYS_KEPT = 4                # keys kept to name --verify's first failures (verify.pxd VERIFY_NOTES)
+# What an earlier run's verify map must share with this run to be gone on from (--verify-against),
+# and the option that sets it.
+VERIFY_MAP_SETTINGS = {"backend": "the backend", "endpoint": "the endpoint (--workload-config)",
+                       "bucket": "the bucket (--workload-config)", "prefix": "the key prefix", "workers": "--procs",
+                       "threads": "--concurrency", "size_min": "--size", "size_max": "--size", "seed": "--seed"}
 
 log = logging.getLogger("chopsticks.s3")
 
@@ -50,6 +61,8 @@ class S3Target:
     prefix: str = "chopsticks-bench"
     cleanup: bool = True
     verify: bool = False                # stamp PUT bodies, check GET bodies (payload.pxd's stamps)
+    verify_against: str | None = None   # an earlier run's JSON result: go on from its verify map and objects (implies verify)
+    verify_parts: str | None = None     # --verify: where workers leave their verify maps (verify_map.py); None: none kept
     name = "s3"
     op_names = S3_OPS
     derived_ops: ClassVar[tuple[str, ...]] = ()
@@ -60,12 +73,34 @@ class S3Target:
         return (self.size_min + self.size_max) // 2
 
     def needs_prefill(self) -> bool:
-        return any(op in ("get", "head", "delete") for op, _ in self.mix)
+        """Reads, heads or deletes need objects; with --verify-against they are the earlier run's."""
+        return any(op in ("get", "head", "delete") for op, _ in self.mix) and not self.verify_against
+
+    @property
+    def keeps_verify_map(self) -> bool:
+        """A run with --verify that writes, deletes or prefills, and leaves its objects, keeps its
+        verify map beside its result."""
+        return self.verify and self.verify_parts is not None and not self.cleanup and \
+            (self.needs_prefill() or any(op in ("put", "delete") for op, _ in self.mix))
+
+    def _verify_map_settings(self, plan) -> dict:
+        return {"backend": self.name, "endpoint": self.config.endpoint, "bucket": self.config.bucket,
+                "prefix": self.prefix, "workers": plan.workers_total, "threads": plan.max_inflight,
+                "size_min": self.size_min, "size_max": self.size_max, "seed": plan.seed}
+
+    def keep_beside(self, out, result_paths: list) -> list:
+        """(path, writer) of the verify map beside each JSON result, if the run keeps one."""
+        if not self.keeps_verify_map:
+            return []
+        return verify_map.outputs(self.verify_parts, self._verify_map_settings(out.plan), out.plan.procs, result_paths)
 
     def prepare(self, plan) -> dict:
         """Check the endpoint, the keys and the bucket (created when missing) before any worker;
         warn once about driver_config keys the driver does not read; under --verify, that --size
-        can be stamped and that the driver returns GET bodies."""
+        can be stamped and that the driver returns GET bodies; with --verify-against, that the
+        earlier run's map describes this run's keys."""
+        if self.verify_against:
+            verify_map.VerifyMap(self.verify_against).check(self._verify_map_settings(plan), VERIFY_MAP_SETTINGS)
         warning = unknown_driver_config(self.config)
         if warning:
             log.warning("%s", warning)
@@ -76,6 +111,8 @@ class S3Target:
                 raise ChopsticksError(f"--verify stamps objects of {smallest} bytes (the stamp) to "
                                       f"{largest >> 30} GiB; --size is {self.size_min:,}-{self.size_max:,} bytes")
             check_bodies_returned(self.config, self.prefix)
+        if self.keeps_verify_map:
+            verify_map.make_parts_dir(self.verify_parts)
         return {"endpoint": self.config.endpoint, "bucket": self.config.bucket, "driver": self.config.driver}
 
     def open_worker(self, plan, index: int) -> S3Session:
@@ -85,7 +122,8 @@ class S3Target:
         return RESERVED_ERROR_NAMES.get(code) or error_code_name(code)
 
     def settings(self) -> dict:
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "config"}
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name not in ("config", "verify_parts")}
         return {"backend": self.name, "config": self.config.redacted(), **fields}
 
 
@@ -155,6 +193,7 @@ class _Thread:
         self.keys: list[int] = []           # serials of the objects to read, head or delete
         self.created: set[int] = set()      # serials of the objects to clean up
         self.body = body                    # --verify: this thread's copy of the payload, stamped per PUT
+        self.rewrite: deque[int] = deque()  # --verify-against: the earlier run's objects its PUTs rewrite first
 
     def key(self, serial: int) -> str:
         return f"{self.prefix}/{serial:09d}"
@@ -166,7 +205,9 @@ class S3Session:
         self.op_timeout_ns = int(plan.op_timeout_s * 1e9)
         ensure_bucket(target.config)
         self.payloads = _payloads(target, plan.seed * 7919 + index)
-        self.base = f"{target.prefix}/{int(time.time())}-w{index}"
+        earlier = verify_map.VerifyMap(target.verify_against) if target.verify_against else None
+        extra = earlier.extra(index) if earlier is not None else {}
+        self.base = str(extra["base"]) if earlier is not None else f"{target.prefix}/{int(time.time())}-w{index}"
         self.serials = itertools.count(1)
         self.verifier = ObjectVerifier(index, target.objects * plan.max_inflight) if target.verify else None
         self.failed_keys: dict[int, str] = {}       # --verify: serial → key of the first objects that failed
@@ -175,6 +216,8 @@ class S3Session:
                                 bytearray(longest) if target.verify else None)
                         for t in range(plan.max_inflight)]
         self.calls: ThreadedCalls | None = None
+        if earlier is not None:
+            self._go_on_from(*earlier.worker(index), extra)
         if target.needs_prefill():
             failures = _on_each_thread(self._prefill, self.threads)
             if failures:
@@ -189,6 +232,29 @@ class S3Session:
                 raise ChopsticksError(f"cannot write the objects to read before the start (--objects) to bucket "
                                       f"{self.target.config.bucket!r}: {_reason(t.driver)}")
         t.driver.log_errors = True
+
+    def _go_on_from(self, last_seq: np.ndarray, writes: int, extra: dict) -> None:
+        """--verify-against: the verifier starts from the earlier worker's record and write count,
+        each thread from the objects its namesake left (its keys to read, head, delete, and rewrite
+        once, in order, before its PUTs make new ones); new serials follow the earlier ones."""
+        self.verifier.start_from(last_seq, extra["sizes"], writes)
+        self.serials = itertools.count(len(last_seq))
+        for serial in np.flatnonzero(last_seq).tolist():
+            t = self.threads[extra["threads"][serial]]
+            t.keys.append(serial)
+            t.rewrite.append(serial)
+
+    def _save_verify_map(self) -> None:
+        """Leave this worker's verify map for the parent: every object a thread holds (its last
+        write, size, thread) and the key base; an object dropped without a completed write or
+        delete (a failed DELETE) is left out, its state unknown."""
+        count = next(self.serials)          # serials drawn so far: 1 .. count - 1
+        last_seq, sizes = (np.frombuffer(b, dtype=np.uint64) for b in self.verifier.record(count))
+        threads = np.full(count, -1, dtype=np.int32)
+        for i, t in enumerate(self.threads):
+            threads[list(t.keys)] = i
+        verify_map.save_part(self.target.verify_parts, self.index, np.where(threads >= 0, last_seq, 0).tobytes(),
+                             self.verifier.writes, {"sizes": sizes, "threads": threads, "base": np.array(self.base)})
 
     def run(self, hist, ts, errors, stop, spec: dict) -> dict:
         calls = self.calls = ThreadedCalls(SlotRecorder(hist, ts, errors, spec), spec, stop)
@@ -224,6 +290,8 @@ class S3Session:
         out = {"submitted": submitted[0], "completed": calls.recorded, "inflight_left": left, "fatal_errno": 0}
         if self.verifier is not None:
             out["report"] = self._verify_text()
+        if self.target.keeps_verify_map:
+            self._save_verify_map()
         return out
 
     def _next_op(self, t: _Thread, op: str) -> str | None:
@@ -264,7 +332,7 @@ class S3Session:
             serial = t.keys.pop(t.rng.randrange(len(t.keys)))
             ok, nbytes = d.delete(t.key(serial)), 0
             t.created.discard(serial)
-            if ok and self.verifier is not None:
+            if self.verifier is not None:       # done or not, the object is no longer the run's to read
                 self.verifier.wrote(serial, 0)
         else:
             before = d.last_error
@@ -287,24 +355,35 @@ class S3Session:
         self._verify_failed(t.key(serial), serial)
         return ERR_VERIFY, len(data), ended_ns
 
-    def _new_object(self, t: _Thread, payload: bytes) -> tuple[int, bytes, int]:
-        """(serial, data, seq) of the next object to PUT: the payload itself, or under --verify
-        the thread's copy stamped for this object with the worker's next write seq (handed to the
-        driver as bytes of its own, since a driver may keep what it is given)."""
-        serial = next(self.serials)
+    def _new_object(self, t: _Thread, payload: bytes) -> tuple[int, bytes, int, bool]:
+        """(serial, data, seq, fresh) of the next object to PUT: the payload itself, or under
+        --verify the thread's copy stamped for this object with the worker's next write seq
+        (handed to the driver as bytes of its own, since a driver may keep what it is given).
+        Under --verify-against the thread's earlier objects come first (not fresh)."""
+        serial, fresh = self._next_serial(t)
         if self.verifier is None:
-            return serial, payload, 0
+            return serial, payload, 0, fresh
         view = memoryview(t.body)[:len(payload)]
         seq = self.verifier.stamp(view, serial)
-        return serial, bytes(view), seq
+        return serial, bytes(view), seq, fresh
 
-    def _put(self, t: _Thread, new: tuple[int, bytes, int]) -> bool:
-        """PUT `new` (_new_object); once written, the object is the thread's to read and clean up."""
-        serial, data, seq = new
+    def _next_serial(self, t: _Thread) -> tuple[int, bool]:
+        """(serial, fresh) of the next object to PUT: the thread's next earlier object that the run
+        has not deleted (--verify-against), else a new one."""
+        while t.rewrite:
+            serial = t.rewrite.popleft()
+            if self.verifier.expected(serial):
+                return serial, False
+        return next(self.serials), True
+
+    def _put(self, t: _Thread, new: tuple[int, bytes, int, bool]) -> bool:
+        """PUT `new` (_new_object); once written, a fresh object is the thread's to read and clean up."""
+        serial, data, seq, fresh = new
         if not t.driver.upload(t.key(serial), data):
             return False
-        t.keys.append(serial)
-        t.created.add(serial)
+        if fresh:
+            t.keys.append(serial)
+            t.created.add(serial)
         if seq:
             self.verifier.wrote(serial, seq, len(data))
         return True

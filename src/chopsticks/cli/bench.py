@@ -174,6 +174,7 @@ def s3(
     multipart_threshold: Annotated[Optional[str], typer.Option("--multipart-threshold", help="Native: PUT larger objects as multipart uploads, their parts sent on any idle connection.")] = None,
     part_size: Annotated[str, typer.Option("--part-size", help="Native: part size of multipart uploads (S3's smallest: 5M).")] = "8M",
     verify: Annotated[bool, typer.Option("--verify", help="Stamp every 4 KiB of each PUT body (key, seq, check value) and check every GET body against its stamps and this run's writes.")] = False,
+    verify_against: VerifyAgainst = None,
     procs: Procs = None, duration: Duration = None, io_total: IoTotal = None, ramp: Ramp = 0, seed: Seed = 1,
     op_timeout: OpTimeout = "30s",
     csv: CsvOut = None, timeseries_csv: TsOut = None, json: JsonOut = None, quiet: Quiet = False,
@@ -200,7 +201,11 @@ def s3(
     if driver:
         config = dataclasses.replace(config, driver=driver)
     opts = opts.with_results(prometheus or config.metrics.address, results_dir, no_save)
+    verify = verify or verify_against is not None
     if config.driver == "native":
+        if verify_against:
+            raise typer.BadParameter("not with --driver native yet (a Python driver: boto3, s5cmd, ...)",
+                                     param_hint="--verify-against")
         target = NativeS3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup,
                                 verify=verify,
                                 **_native_s3_options(ops, lo, range_size, existing),
@@ -211,7 +216,8 @@ def s3(
         raise typer.BadParameter("needs --driver native", param_hint=hint)
     else:
         target = S3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup,
-                          verify=verify)
+                          verify=verify, verify_against=verify_against,
+                          verify_parts=_verify_parts(verify, verify_against, cluster))
     if watch_cluster and not ceph_conf:
         raise typer.BadParameter("needs --ceph-conf (the cluster behind the gateway)", param_hint="--watch-cluster")
     watch = common.cluster_watch(watch_cluster, ceph_conf, "", "admin") if ceph_conf else None

@@ -1,0 +1,152 @@
+"""`bench s3 --verify-against` with the Python drivers (issue #14): a run goes on from an earlier
+run's objects and verify map (kept beside its JSON result when it wrote with --verify
+--no-cleanup), so its GETs also catch an object holding an older valid write than the earlier
+run's last one (stale); a map of other settings is refused before any load, the native driver
+for now too."""
+import uuid
+
+import boto3
+import numpy as np
+import pytest
+
+from chopsticks._fast.payload import OBJECT_SHIFT, verify_block
+from helpers.engine_cli import bench, load_json
+
+
+def config_file(tmp_path, **values):
+    path = tmp_path / "s3.yaml"
+    path.write_text("".join(f"{k}: {v}\n" for k, v in values.items()))
+    return path
+
+
+def client(lab):
+    return boto3.client("s3", endpoint_url=lab.s3_endpoint, aws_access_key_id=lab.access_key,
+                        aws_secret_access_key=lab.secret_key, region_name="us-east-1")
+
+
+@pytest.fixture
+def config(lab, tmp_path):
+    """A boto3 config on a bucket of this test's own, emptied and removed at the end."""
+    bucket = f"verify-against-{uuid.uuid4().hex[:8]}"
+    yield config_file(tmp_path, endpoint=lab.s3_endpoint, access_key=lab.access_key, secret_key=lab.secret_key,
+                      bucket=bucket, driver="boto3")
+    s3 = client(lab)
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+        s3.delete_bucket(Bucket=bucket)
+    except s3.exceptions.NoSuchBucket:
+        pass
+
+
+def bucket_of(config) -> str:
+    return next(line.split(": ", 1)[1] for line in config.read_text().splitlines() if line.startswith("bucket:"))
+
+
+def object_count(lab, config) -> int:
+    return client(lab).list_objects_v2(Bucket=bucket_of(config)).get("KeyCount", 0)
+
+
+def run(config, out, *args, procs=2, concurrency=2):
+    r = bench("s3", "--workload-config", config, "--procs", procs, "--concurrency", concurrency, "--no-save",
+              "--quiet", "--json", out, *args)
+    return r, load_json(out) if out.exists() else None
+
+
+def checked_blocks(doc) -> int:
+    return sum(int(w["message"].split(" blocks checked")[0].split()[-1].replace(",", "")) for w in doc["workers"])
+
+
+def test_a_run_reads_the_earlier_runs_objects_clean(lab, config, tmp_path):
+    r, doc = run(config, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "64k")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"wrote {tmp_path / 'r1.verify.npz'}" in r.stdout and object_count(lab, config) == 16
+    r, doc = run(config, tmp_path / "r2.json", "--op", "get", "--verify-against", tmp_path / "r1.json",
+                 "--io-total", "200k")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = {row["op"]: row for row in doc["summary"]}
+    assert doc["errors_by_kind"] == {} and rows["get"]["ops"] == 50 and "put" not in rows
+    assert checked_blocks(doc) == 50                                # every GET: its one 4 KiB block
+    assert all(" 0 never written" in w["message"] and " 0 failed" in w["message"] for w in doc["workers"])
+    assert object_count(lab, config) == 16          # nothing prefilled, and --cleanup left the earlier ones
+    assert not (tmp_path / "r2.verify.npz").exists()                # a run that only reads keeps no map
+
+
+def test_a_mixed_run_against_the_first_chains_a_map_of_what_it_left(lab, config, tmp_path):
+    r, _ = run(config, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "64k")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r, doc = run(config, tmp_path / "r2.json", "--op", "mixed", "--mix", "put=40,get=30,delete=20,head=10",
+                 "--verify-against", tmp_path / "r1.json", "--no-cleanup", "--io-total", "240k")
+    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
+    rows = {row["op"]: row for row in doc["summary"]}
+    assert rows["delete"]["ops"] > 0 and checked_blocks(doc) >= rows["get"]["ops"] > 0
+    chained = np.load(tmp_path / "r2.verify.npz")
+    left = sum(np.count_nonzero(chained[f"w{i}_last_seq"]) for i in range(2))
+    assert left == object_count(lab, config)                        # the map holds every object there, no more
+    r, doc = run(config, tmp_path / "r3.json", "--op", "get", "--verify-against", tmp_path / "r2.json",
+                 "--io-total", "200k")
+    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
+    rows = {row["op"]: row for row in doc["summary"]}
+    assert checked_blocks(doc) == rows["get"]["ops"] > 0
+    assert all(" 0 never written" in w["message"] for w in doc["workers"])
+
+
+def test_a_lost_write_is_found_stale_where_plain_verify_finds_nothing(lab, config, tmp_path):
+    s3, bucket = client(lab), bucket_of(config)
+    one = {"procs": 1, "concurrency": 1}
+    r, _ = run(config, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "16k", **one)
+    assert r.returncode == 0, r.stdout + r.stderr
+    earlier = np.load(tmp_path / "r1.verify.npz")
+    assert earlier["w0_threads"].tolist() == [-1, 0, 0, 0, 0]
+    key = f"{earlier['w0_base']}-t0/000000001"                      # the worker's first object
+    old = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    # Run 2 rewrites the first two objects (as writes 5 and 6 of worker 0), then keeps its map.
+    r, _ = run(config, tmp_path / "r2.json", "--op", "put", "--verify-against", tmp_path / "r1.json",
+               "--no-cleanup", "--io-total", "8k", **one)
+    assert r.returncode == 0, r.stdout + r.stderr
+    chained = np.load(tmp_path / "r2.verify.npz")
+    assert chained["w0_last_seq"].tolist() == [0, 5, 6, 3, 4] and int(chained["w0_writes"]) == 6
+    s3.put_object(Bucket=bucket, Key=key, Body=old)                 # run 2's write there is lost
+    r, doc = run(config, tmp_path / "r3.json", "--op", "get", "--verify-against", tmp_path / "r2.json",
+                 "--io-total", "400k", **one)
+    assert r.returncode == 4, r.stdout + r.stderr
+    failed = doc["errors_by_kind"]["get"]["verify"]
+    assert doc["errors_by_kind"] == {"get": {"verify": failed}} and failed >= 1
+    assert f"stale at byte 0 of {key} (expected write w0#5, found w0#1)" in doc["workers"][0]["message"]
+    assert checked_blocks(doc) == 100 - failed                      # the three other objects read clean
+    # What --verify alone checks of a body it did not write passes: the old write is valid.
+    assert verify_block(old, 1 << OBJECT_SHIFT) == ("ok", 1)
+
+
+def test_a_map_of_other_settings_is_refused_in_one_line_before_any_load(lab, config, tmp_path):
+    r, _ = run(config, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "16k")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for option, value, named in [("--seed", 2, "--seed differs from the earlier run's (1 there, 2 here)"),
+                                 ("--size", "8k", "--size differs from the earlier run's (4096 there, 8192 here)"),
+                                 ("--procs", 1, "--procs differs from the earlier run's (2 there, 1 here)")]:
+        r, doc = run(config, tmp_path / "r2.json", "--op", "mixed", "--verify-against", tmp_path / "r1.json",
+                     option, value)
+        assert r.returncode == 1 and doc is None, r.stdout + r.stderr
+        assert r.stderr.strip().splitlines() == [f"chopsticks: error: --verify-against: {named}: its map does "
+                                                 "not describe these keys"]
+    assert object_count(lab, config) == 4
+
+
+def test_no_map_beside_the_result_is_refused_in_one_line(lab, config, tmp_path):
+    r, _ = run(config, tmp_path / "r1.json", "--op", "put", "--verify", "--io-total", "16k")   # with --cleanup
+    assert r.returncode == 0 and not (tmp_path / "r1.verify.npz").exists(), r.stdout + r.stderr
+    r, doc = run(config, tmp_path / "r2.json", "--op", "get", "--verify-against", tmp_path / "r1.json")
+    assert r.returncode == 1 and doc is None
+    assert r.stderr.strip().splitlines() == [
+        f"chopsticks: error: --verify-against {tmp_path / 'r1.json'}: no verify map {tmp_path / 'r1.verify.npz'} "
+        "(a run keeps one when it writes with --verify; bench rados and s3 also need --no-cleanup)"]
+
+
+def test_the_native_driver_refuses_verify_against_for_now(tmp_path):
+    config = config_file(tmp_path, endpoint="http://127.0.0.1:1", access_key="a", secret_key="s", bucket="b",
+                         driver="native")
+    r, doc = run(config, tmp_path / "r.json", "--op", "get", "--verify-against", tmp_path / "earlier.json")
+    assert r.returncode == 2 and doc is None
+    assert "--verify-against" in r.stderr and "not with --driver native yet" in r.stderr
