@@ -55,6 +55,16 @@ def test_mixed_run_verifies_clean(lab, tmp_path):
 
 
 @ceph
+def test_a_last_block_too_short_for_a_stamp_is_checked_by_length_only(lab, tmp_path):
+    # 4,100 bytes: one stamped block and 4 bytes no stamp fits in (not "lost")
+    _, doc, rows = run(tmp_path, native_config(lab, tmp_path), "--op", "mixed", "--mix", "put=1,get=3",
+                       "--size", "4100", "--procs", 1, "--concurrency", 2, "--objects", 2, "--duration", "2s")
+    checked, unwritten, failed = verify_counts(doc)
+    assert rows["get"]["ops"] > 0 and rows["all"]["errors"] == 0
+    assert checked >= rows["get"]["ops"] and unwritten == 0 and failed == 0     # one block per GET (drain's too)
+
+
+@ceph
 def test_ranged_gets_of_multipart_objects_verify_clean(lab, tmp_path):
     # 24 MiB objects PUT in 8 MiB parts (on either connection), read by 5 MiB ranges at random
     # offsets: the blocks each range covers whole carry the stamps of the part that wrote them
