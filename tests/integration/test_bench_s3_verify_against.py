@@ -9,7 +9,7 @@ import boto3
 import numpy as np
 import pytest
 
-from chopsticks._fast.payload import OBJECT_SHIFT, verify_block
+from chopsticks._fast.payload import STAMP_LAYOUT, verify_block
 from helpers.engine_cli import bench, load_json
 
 
@@ -117,7 +117,7 @@ def test_a_lost_write_is_found_stale_where_plain_verify_finds_nothing(lab, confi
     assert f"stale at byte 0 of {key} (expected write w0#5, found w0#1)" in doc["workers"][0]["message"]
     assert checked_blocks(doc) == 100 - failed                      # the three other objects read clean
     # What --verify alone checks of a body it did not write passes: the old write is valid.
-    assert verify_block(old, 1 << OBJECT_SHIFT) == ("ok", 1)
+    assert verify_block(old, 1 << STAMP_LAYOUT["object_shift"]) == ("ok", 1)
 
 
 def test_a_map_of_other_settings_is_refused_in_one_line_before_any_load(lab, config, tmp_path):

@@ -2,9 +2,10 @@
 compiled loops' stamps (payload.pxd) and check (verify.pxd)."""
 import numpy as np
 
-from chopsticks._fast.payload import OBJECT_SHIFT, STAMP_LAYOUT, ObjectVerifier, make_payload, read_stamp
+from chopsticks._fast.payload import STAMP_LAYOUT, ObjectVerifier, make_payload, read_stamp
 
 SHIFT = STAMP_LAYOUT["seq_worker_shift"]
+OBJECT_SHIFT = STAMP_LAYOUT["object_shift"]
 
 
 def written(ver, index, size=3 * 4096 + 100):

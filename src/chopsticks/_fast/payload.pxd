@@ -7,6 +7,7 @@ cdef enum:
     STAMP_EVERY = 4096           # one stamp per 4 KiB block
     STAMP_BYTES = 32             # offset, seq, magic, check: the stamp at the start of each block
     SEQ_WORKER_SHIFT = 44        # seq = worker index << 44 | the worker's write number
+    OBJECT_SHIFT = 36            # an object's stamped offset: its index << 36 | the byte in it (under 64 GiB)
     # What check_block finds in a block read back.
     BLOCK_OK = 0
     BLOCK_UNWRITTEN = 1          # no stamp: never written by chopsticks (not checked)

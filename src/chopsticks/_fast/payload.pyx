@@ -13,7 +13,8 @@ PATTERNS = {"random": PATTERN_RANDOM, "zero": PATTERN_ZERO, "compressible": PATT
 cdef uint64_t STAMP_MAGIC_C = 0x326b697473706f68ULL  # b"hopstik2" little-endian: marks a stamped block
 STAMP_MAGIC = STAMP_MAGIC_C
 # The stamp's layout (payload.pxd), for the Python layers.
-STAMP_LAYOUT = {"bytes": STAMP_BYTES, "every": STAMP_EVERY, "seq_worker_shift": SEQ_WORKER_SHIFT}
+STAMP_LAYOUT = {"bytes": STAMP_BYTES, "every": STAMP_EVERY, "seq_worker_shift": SEQ_WORKER_SHIFT,
+                "object_shift": OBJECT_SHIFT}
 
 
 cdef char *alloc_aligned(size_t size) noexcept nogil:
@@ -141,9 +142,6 @@ def read_stamp(const unsigned char[:] block):
 
 # --verify for the Python drivers' whole objects (bench s3 with boto3, s5cmd, mock or a custom
 # driver): the same stamps and the same check (verify.pxd) as the compiled loops, one call per op.
-cdef uint64_t OBJECT_SHIFT_C = 36   # an object's stamped offset: its index << 36 | the byte in it
-OBJECT_SHIFT = OBJECT_SHIFT_C
-
 
 cdef class ObjectVerifier:
     """One worker's writes and reads of whole objects under --verify: stamps each body with the
@@ -190,7 +188,7 @@ cdef class ObjectVerifier:
         self.writes += 1
         cdef uint64_t seq = self.worker << SEQ_WORKER_SHIFT | self.writes
         if body.shape[0]:
-            stamp(<char *>&body[0], body.shape[0], index << OBJECT_SHIFT_C, seq)
+            stamp(<char *>&body[0], body.shape[0], index << OBJECT_SHIFT, seq)
         return seq
 
     def wrote(self, uint64_t index, uint64_t seq, uint64_t size=0):
@@ -211,11 +209,11 @@ cdef class ObjectVerifier:
         if n != size and not self._later_write(body, index, want):
             # Shorter than this worker's last write of it: its tail is lost (a cut at a block's
             # start leaves every block read valid); longer: bytes no write of it had.
-            _note(&self.v, (index << OBJECT_SHIFT_C) + (n if n < size else size),
+            _note(&self.v, (index << OBJECT_SHIFT) + (n if n < size else size),
                   VERIFY_LOST if n < size else BLOCK_CORRUPT, want, 0)
             ok = False
         if n:
-            ok = verify_read(&self.v, <const char *>&body[0], n, index << OBJECT_SHIFT_C, want) and ok
+            ok = verify_read(&self.v, <const char *>&body[0], n, index << OBJECT_SHIFT, want) and ok
         return ok
 
     def report(self):
@@ -228,7 +226,7 @@ cdef class ObjectVerifier:
         at any size of --size."""
         cdef uint64_t n = body.shape[0], found = 0
         if n == 0 or check_block(<const char *>&body[0], n if n < STAMP_EVERY else STAMP_EVERY,
-                                 index << OBJECT_SHIFT_C, &found) != BLOCK_OK:
+                                 index << OBJECT_SHIFT, &found) != BLOCK_OK:
             return False
         return found >> SEQ_WORKER_SHIFT == want >> SEQ_WORKER_SHIFT and found > want
 

@@ -30,7 +30,7 @@ from chopsticks._fast.sockets cimport *
 from chopsticks._fast.histogram cimport (record_ok, record_error, record_stall, now_ns, NBUCKETS, N_PHASES, ERR_CODES,
                                         TS_FIELDS, ERR_VERIFY)
 from chopsticks._fast.payload cimport (alloc_aligned, fill, stamp, splitmix64, PATTERN_RANDOM, STAMP_EVERY, STAMP_BYTES,
-                                       SEQ_WORKER_SHIFT, BLOCK_CORRUPT)
+                                       SEQ_WORKER_SHIFT, OBJECT_SHIFT, BLOCK_CORRUPT)
 from chopsticks._fast.verify cimport init_verifier, free_verifier, verify_read, verify_report, _note, VERIFY_LOST
 from chopsticks._fast.engine cimport (LoopControl, IDLE_WAIT_NS, init_control, may_submit, stop_due, begin_op,
                                      record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)

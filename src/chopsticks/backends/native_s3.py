@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from chopsticks._fast.payload import STAMP_LAYOUT
 from chopsticks.backends.s3 import S3Target, verify_text_by_key
 from chopsticks.drivers.s3.native_driver import NativeDriver, canonical_query, failure_name, s3_loop
 from chopsticks.engine.contract import RESERVED_ERROR_NAMES
@@ -86,9 +87,8 @@ class NativeS3Session:
 
     def _verify_text(self, report: dict) -> str:
         """The worker's --verify result in a line, its failures named by key and byte: a stamp's
-        offset is the object's serial << verify_key_shift | the byte (_fast/s3/load.pxd)."""
-        naming = s3_loop().OBJECT_NAMING
-        shift, digits = naming["verify_key_shift"], naming["serial_digits"]
+        offset is the object's serial << object_shift | the byte (_fast/payload.pxd)."""
+        shift, digits = STAMP_LAYOUT["object_shift"], s3_loop().OBJECT_NAMING["serial_digits"]
         return verify_text_by_key(report, lambda offset: (f"{self.prefix}{offset >> shift:0{digits}d}",
                                                           offset & ((1 << shift) - 1)))
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chopsticks._fast.histogram import SlotRecorder
-from chopsticks._fast.payload import OBJECT_SHIFT, STAMP_LAYOUT, ObjectVerifier, make_payload
+from chopsticks._fast.payload import STAMP_LAYOUT, ObjectVerifier, make_payload
 from chopsticks._fast.schedule import Schedule
 from chopsticks.backends import verify_map
 from chopsticks.backends.block import seq_text, verify_text
@@ -106,7 +106,7 @@ class S3Target:
             log.warning("%s", warning)
         ensure_bucket(self.config)
         if self.verify:
-            smallest, largest = STAMP_LAYOUT["bytes"], 1 << OBJECT_SHIFT
+            smallest, largest = STAMP_LAYOUT["bytes"], 1 << STAMP_LAYOUT["object_shift"]
             if not smallest <= self.size_min <= self.size_max < largest:
                 raise ChopsticksError(f"--verify stamps objects of {smallest} bytes (the stamp) to "
                                       f"{largest >> 30} GiB; --size is {self.size_min:,}-{self.size_max:,} bytes")
@@ -398,7 +398,7 @@ class S3Session:
 
     def _verify_text(self) -> str:
         def key_and_byte(offset: int) -> tuple[str, int]:
-            serial, byte = divmod(offset, 1 << OBJECT_SHIFT)
+            serial, byte = divmod(offset, 1 << STAMP_LAYOUT["object_shift"])
             return self.failed_keys.get(serial, f"object #{serial}"), byte
 
         return verify_text_by_key(self.verifier.report(), key_and_byte)

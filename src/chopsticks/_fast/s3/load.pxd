@@ -18,9 +18,6 @@ cdef enum:
     # BACKOFF_MAX_NS; a connect that succeeds resets it.
     BACKOFF_MIN_NS = 1000000
     BACKOFF_MAX_NS = 1000000000
-    # --verify: the offset an object's stamps carry is its serial << VERIFY_KEY_SHIFT | the byte in
-    # it (payload.pxd's stamp), so a block names its object (under 64 GiB, as payload.pyx's OBJECT_SHIFT)
-    VERIFY_KEY_SHIFT = 36
 
     # Operations, in OP_NAMES order; the three last slots time parts of other operations.
     OP_PUT = 0

@@ -3,7 +3,7 @@
 
 OP_NAMES = ("put", "get", "delete", "head", "list", "get.ttfb", "reconnect", "tls_handshake", "put.part")
 # How an object's key and (--verify) its stamps' offset name it, for the Python layer's reports.
-OBJECT_NAMING = {"serial_digits": SERIAL_DIGITS, "verify_key_shift": VERIFY_KEY_SHIFT}
+OBJECT_NAMING = {"serial_digits": SERIAL_DIGITS}
 
 cdef const char *METHOD[N_S3_OPS]
 METHOD[OP_PUT] = b"PUT"
@@ -157,7 +157,7 @@ cdef inline uint64_t write_seq(Load *L, uint64_t key) noexcept nogil:
 cdef const char *stamped_body(Load *L, Slot *s, uint64_t key, uint64_t offset, uint64_t n) noexcept nogil:
     """Connection s's body buffer, stamped as bytes offset .. offset+n of object key: 32 bytes per
     4 KiB block change (payload.pxd), the rest stays the connection's random payload."""
-    stamp(s.body, n, (key << VERIFY_KEY_SHIFT) + offset, write_seq(L, key))
+    stamp(s.body, n, (key << OBJECT_SHIFT) + offset, write_seq(L, key))
     return s.body
 
 
@@ -175,7 +175,7 @@ cdef bint check_get(Load *L, Slot *s, Conn *c) noexcept nogil:
         L.ver.unwritten += (got + STAMP_EVERY - 1) // STAMP_EVERY
         return True
     size = L.range_size if L.range_size else s.sizes[s.key_index]
-    at = (s.key << VERIFY_KEY_SHIFT) + (s.range_first if L.range_size else 0)
+    at = (s.key << OBJECT_SHIFT) + (s.range_first if L.range_size else 0)
     if got != size:
         # shorter: its tail is lost (a body cut at a block's start leaves every block read valid);
         # longer: bytes no write of it had
