@@ -1,8 +1,8 @@
 """`bench s3 --verify-against` with the Python drivers (issue #14): a run goes on from an earlier
 run's objects and verify map (kept beside its JSON result when it wrote with --verify
 --no-cleanup), so its GETs also catch an object holding an older valid write than the earlier
-run's last one (stale); a map of other settings is refused before any load, the native driver
-for now too."""
+run's last one (stale); a map of other settings is refused before any load (the native driver's
+maps: test_bench_s3_native_verify_against.py)."""
 import uuid
 
 import boto3
@@ -142,11 +142,3 @@ def test_no_map_beside_the_result_is_refused_in_one_line(lab, config, tmp_path):
     assert r.stderr.strip().splitlines() == [
         f"chopsticks: error: --verify-against {tmp_path / 'r1.json'}: no verify map {tmp_path / 'r1.verify.npz'} "
         "(a run keeps one when it writes with --verify; bench rados and s3 also need --no-cleanup)"]
-
-
-def test_the_native_driver_refuses_verify_against_for_now(tmp_path):
-    config = config_file(tmp_path, endpoint="http://127.0.0.1:1", access_key="a", secret_key="s", bucket="b",
-                         driver="native")
-    r, doc = run(config, tmp_path / "r.json", "--op", "get", "--verify-against", tmp_path / "earlier.json")
-    assert r.returncode == 2 and doc is None
-    assert "--verify-against" in r.stderr and "not with --driver native yet" in r.stderr

@@ -11,7 +11,9 @@ the server), `tls_handshake` (the TLS handshake that followed such a connect, on
 Error names are `kind` or `kind:detail` with kind one of ERROR_KINDS and detail the S3 error
 code, the HTTP status, the socket errno or the TLS failure (native_driver.failure_name), or
 `verify`: with --verify, a GET whose body did not match what this worker PUT there (the first
-few are described in the worker's report line, by key and byte)."""
+few are described in the worker's report line, by key and byte). A --verify run that writes with
+--no-cleanup keeps a verify map (backends/verify_map.py) in the Python drivers' fields, its keys
+named the native way; --verify-against goes on from one, as the drivers do."""
 from __future__ import annotations
 
 import time
@@ -23,6 +25,7 @@ from urllib.parse import quote
 import numpy as np
 
 from chopsticks._fast.payload import STAMP_LAYOUT
+from chopsticks.backends import verify_map
 from chopsticks.backends.s3 import S3Target, verify_text_by_key
 from chopsticks.drivers.s3.native_driver import NativeDriver, canonical_query, failure_name, s3_loop
 from chopsticks.engine.contract import RESERVED_ERROR_NAMES
@@ -35,6 +38,7 @@ class NativeS3Target(S3Target):
     existing: str | None = None         # GET/HEAD the objects already under this prefix, nothing else
     multipart_threshold: int = 0        # PUTs of larger objects go up in parts of part_size (0: never)
     part_size: int = 8 << 20
+    key_scheme: ClassVar[str] = "native"     # a worker's key base + serial, its objects spread over its connections
     derived_ops: ClassVar[tuple[str, ...]] = ("get.ttfb", "reconnect", "tls_handshake", "put.part")
     supports_rate: ClassVar[bool] = True    # the loop follows _fast/engine.pxd's schedule
 
@@ -58,10 +62,13 @@ class NativeS3Target(S3Target):
 
 class NativeS3Session:
     def __init__(self, target: NativeS3Target, plan, index: int):
-        self.target = target
+        self.target, self.index = target, index
         driver = NativeDriver(target.config.as_driver_dict())   # validates driver_config
         driver.close()
-        prefix = self.prefix = f"{target.prefix}/{int(time.time())}-w{index}/"
+        earlier = verify_map.VerifyMap(target.verify_against) if target.verify_against else None
+        extra = earlier.extra(index) if earlier is not None else {}
+        prefix = self.prefix = (str(extra["base"]) if earlier is not None
+                                else f"{target.prefix}/{int(time.time())}-w{index}/")
         self.client = driver.new_client(connections=plan.max_inflight)
         code = self.client.connect()
         if code:
@@ -72,6 +79,9 @@ class NativeS3Session:
             size_min=target.size_min, size_max=target.size_max, seed=plan.seed * 7919 + index,
             range_size=target.range_size, multipart_threshold=target.multipart_threshold,
             part_size=target.part_size, verify=target.verify, worker_index=index)
+        if earlier is not None:
+            last_seq, writes = earlier.worker(index)
+            self.load.go_on_from(last_seq, extra["sizes"], extra["threads"], writes)
         if target.existing is not None:
             self.load.use_existing(*existing_keys(target))
         if target.needs_prefill():
@@ -83,7 +93,22 @@ class NativeS3Session:
         report = self.load.verify_report()
         if report is not None:
             out["report"] = self._verify_text(report)
+        if self.target.keeps_verify_map:
+            self._save_verify_map()
         return out
+
+    def _save_verify_map(self) -> None:
+        """Leave this worker's verify map for the parent, in the drivers' fields: per serial the
+        object's last write seq (0: none held), size and connection (-1), the key base (keys are
+        base + serial in serial_digits digits) and the write count; an earlier object whose
+        rewrite failed is left out, its state unknown."""
+        serials, sizes, seqs, conns = self.load.objects()
+        count = self.load.writes + 1                    # serials 1 .. writes
+        last_seq, size_of = np.zeros(count, np.uint64), np.zeros(count, np.uint64)
+        conn_of = np.full(count, -1, np.int32)
+        last_seq[serials], size_of[serials], conn_of[serials] = seqs, sizes, conns
+        verify_map.save_part(self.target.verify_parts, self.index, last_seq.tobytes(), self.load.writes,
+                             {"sizes": size_of, "threads": conn_of, "base": np.array(self.prefix)})
 
     def _verify_text(self, report: dict) -> str:
         """The worker's --verify result in a line, its failures named by key and byte: a stamp's

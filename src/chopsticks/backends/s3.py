@@ -44,7 +44,8 @@ PAYLOAD_VARIANTS = 16               # distinct sizes prepared for a size range
 FAILED_KEYS_KEPT = 4                # keys kept to name --verify's first failures (verify.pxd VERIFY_NOTES)
 # What an earlier run's verify map must share with this run to be gone on from (--verify-against),
 # and the option that sets it.
-VERIFY_MAP_SETTINGS = {"backend": "the backend", "endpoint": "the endpoint (--workload-config)",
+VERIFY_MAP_SETTINGS = {"backend": "the backend", "keys": "--driver (native or a Python one: they name keys apart)",
+                       "endpoint": "the endpoint (--workload-config)",
                        "bucket": "the bucket (--workload-config)", "prefix": "the key prefix", "workers": "--procs",
                        "threads": "--concurrency", "size_min": "--size", "size_max": "--size", "seed": "--seed"}
 
@@ -64,6 +65,7 @@ class S3Target:
     verify_against: str | None = None   # an earlier run's JSON result: go on from its verify map and objects (implies verify)
     verify_parts: str | None = None     # --verify: where workers leave their verify maps (verify_map.py); None: none kept
     name = "s3"
+    key_scheme: ClassVar[str] = "python drivers"    # how a worker names its objects (its verify map says)
     op_names = S3_OPS
     derived_ops: ClassVar[tuple[str, ...]] = ()
     supports_rate: ClassVar[bool] = True    # the threads follow _fast/schedule.pyx's schedule
@@ -84,8 +86,8 @@ class S3Target:
             (self.needs_prefill() or any(op in ("put", "delete") for op, _ in self.mix))
 
     def _verify_map_settings(self, plan) -> dict:
-        return {"backend": self.name, "endpoint": self.config.endpoint, "bucket": self.config.bucket,
-                "prefix": self.prefix, "workers": plan.workers_total, "threads": plan.max_inflight,
+        return {"backend": self.name, "keys": self.key_scheme, "endpoint": self.config.endpoint,
+                "bucket": self.config.bucket, "prefix": self.prefix, "workers": plan.workers_total, "threads": plan.max_inflight,
                 "size_min": self.size_min, "size_max": self.size_max, "seed": plan.seed}
 
     def keep_beside(self, out, result_paths: list) -> list:

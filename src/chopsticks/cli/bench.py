@@ -203,11 +203,12 @@ def s3(
     opts = opts.with_results(prometheus or config.metrics.address, results_dir, no_save)
     verify = verify or verify_against is not None
     if config.driver == "native":
-        if verify_against:
-            raise typer.BadParameter("not with --driver native yet (a Python driver: boto3, s5cmd, ...)",
+        if verify_against and existing is not None:
+            raise typer.BadParameter("reads the earlier run's objects: leave out --existing",
                                      param_hint="--verify-against")
         target = NativeS3Target(config=config, mix=ops, size_min=lo, size_max=hi, objects=objects, cleanup=cleanup,
-                                verify=verify,
+                                verify=verify, verify_against=verify_against,
+                                verify_parts=_verify_parts(verify, verify_against, cluster),
                                 **_native_s3_options(ops, lo, range_size, existing),
                                 **_multipart_options(multipart_threshold, part_size, hi, concurrency))
         _native_verify_check(target, concurrency)
@@ -243,14 +244,16 @@ NATIVE_VERIFY_BUFFERS = 1 << 30     # bench s3 --driver native --verify: body bu
 
 
 def _native_verify_check(target, connections: int) -> None:
-    """--verify on the native loop: GETs to check, parts on the stamps' 4 KiB grid, and each
-    connection's stamped body buffer (its largest PUT body or part) within NATIVE_VERIFY_BUFFERS."""
+    """--verify on the native loop: GETs to check (or a verify map to keep), parts on the stamps'
+    4 KiB grid, and each connection's stamped body buffer (its largest PUT body or part) within
+    NATIVE_VERIFY_BUFFERS."""
     from chopsticks._fast.payload import STAMP_LAYOUT
 
     if not target.verify:
         return
-    if "get" not in {name for name, _ in target.mix}:
-        raise typer.BadParameter("checks GET bodies: needs GETs in the mix", param_hint="--verify")
+    if "get" not in {name for name, _ in target.mix} and not target.keeps_verify_map:
+        raise typer.BadParameter("checks GET bodies: needs GETs in the mix (or --no-cleanup, to keep a verify map)",
+                                 param_hint="--verify")
     if target.multipart_threshold and target.part_size % STAMP_LAYOUT["every"]:
         raise typer.BadParameter("with --verify, parts must be whole 4 KiB blocks (the stamps' grid)",
                                  param_hint="--part-size")

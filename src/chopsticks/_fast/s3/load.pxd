@@ -49,6 +49,7 @@ cdef struct Upload:              # one object going up in parts, its parts on an
     int owner                    # the connection whose object it is (which keeps its key)
     uint64_t key
     uint64_t size
+    uint64_t seq                 # --verify: the write's seq, stamped in every part
     uint64_t start_ns            # the object's PUT latency starts: its intended start
     uint64_t submit_ns           # when its initiate was sent
     int parts
@@ -69,13 +70,17 @@ cdef struct Slot:                # one connection's share of the load
     uint64_t intended_ns         # when its operation should have started (rate mode), else its start
     uint64_t key
     size_t key_index             # where key is in keys (GET, HEAD, DELETE)
+    uint64_t seq                 # --verify: the seq of the PUT in flight
     bint stalled                 # counted as older than --op-timeout
     bint waiting                 # backing off: no operation before wake_ns
     uint64_t wake_ns
     uint64_t backoff_ns          # the last wait, 0 after a successful connect
     uint64_t *keys               # serials of this connection's objects
     uint64_t *sizes              # --verify: their sizes
+    uint64_t *seqs               # --verify: the seqs of their last writes
     size_t nkeys
+    size_t n_rewrite             # --verify-against: keys[0 .. n_rewrite) are earlier objects PUTs
+                                 # rewrite first, from the last (the lowest serial) down
     size_t cap_keys
     char *path
     size_t path_len
@@ -111,7 +116,9 @@ cdef struct Load:
     size_t bucket_path_len
     const char *list_query
     size_t list_query_len
-    uint64_t serial              # also the worker's write number: each PUT writes a new object
+    uint64_t serial              # also the worker's write number (a PUT of an earlier object
+                                 # under --verify-against skips one serial)
+    uint64_t earlier_serials     # --verify-against: serials up to this are the earlier run's objects
     bint verify                  # stamp every PUT body, check every GET body
     uint64_t seq_base            # --verify: worker index << SEQ_WORKER_SHIFT
     Verifier ver                 # --verify: its checks' counts and first failures

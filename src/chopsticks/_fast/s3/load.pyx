@@ -56,9 +56,9 @@ cdef void range_header(Load *L, Slot *s, Req *r) noexcept nogil:
     s.range_first = first
 
 
-cdef void keep_key(Load *L, Slot *s, uint64_t key, uint64_t size) noexcept nogil:
-    """Remember an object this connection wrote, and with --verify its size (the arrays double
-    when full: a few reallocations per run, none per operation)."""
+cdef void keep_key(Load *L, Slot *s, uint64_t key, uint64_t size, uint64_t seq) noexcept nogil:
+    """Remember an object this connection wrote, and with --verify its size and write's seq (the
+    arrays double when full: a few reallocations per run, none per operation)."""
     cdef size_t cap
     cdef uint64_t *grown
     if s.nkeys == s.cap_keys:
@@ -72,19 +72,33 @@ cdef void keep_key(Load *L, Slot *s, uint64_t key, uint64_t size) noexcept nogil
             if grown == NULL:
                 return
             s.sizes = grown
+            grown = <uint64_t *>realloc(s.seqs, cap * sizeof(uint64_t))
+            if grown == NULL:
+                return
+            s.seqs = grown
         s.cap_keys = cap
     s.keys[s.nkeys] = key
     if L.verify:
-        s.sizes[s.nkeys] = size
+        s.sizes[s.nkeys], s.seqs[s.nkeys] = size, seq
     s.nkeys += 1
 
 
-cdef void forget_key(Load *L, Slot *s) noexcept nogil:
-    """The object at s.key_index is gone (deleted): the last one takes its place."""
-    s.nkeys -= 1
-    s.keys[s.key_index] = s.keys[s.nkeys]
+cdef inline void move_key(Load *L, Slot *s, size_t src, size_t dst) noexcept nogil:
+    s.keys[dst] = s.keys[src]
     if L.verify:
-        s.sizes[s.key_index] = s.sizes[s.nkeys]
+        s.sizes[dst], s.seqs[dst] = s.sizes[src], s.seqs[src]
+
+
+cdef void drop_key(Load *L, Slot *s, size_t i) noexcept nogil:
+    """The object at keys[i] is no longer the connection's to use (deleted, or being rewritten):
+    the last one takes its place; an earlier object still to rewrite takes the place of the last
+    of those instead, so that they stay first."""
+    if i < s.n_rewrite:
+        s.n_rewrite -= 1
+        move_key(L, s, s.n_rewrite, i)
+        i = s.n_rewrite
+    s.nkeys -= 1
+    move_key(L, s, s.nkeys, i)
 
 
 cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
@@ -110,7 +124,11 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
     else:
         if op == OP_PUT:
             L.serial += 1
-            s.key = L.serial
+            s.key, s.seq = L.serial, L.seq_base | L.serial
+            if s.n_rewrite:              # --verify-against: an earlier object first, out of reach until
+                                         # written (a failed write leaves it unknown: never read again)
+                s.key = s.keys[s.n_rewrite - 1]
+                drop_key(L, s, s.n_rewrite - 1)
             r.body, r.has_body = L.payload, 1
             r.body_len = L.size_min + (splitmix64(&L.rng) % (L.size_span + 1) if L.size_span else 0)
         else:
@@ -128,7 +146,7 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
     if op == OP_PUT and L.multipart_threshold and r.body_len > L.multipart_threshold:
         begin_upload(L, c, s, &r, now)
     elif op == OP_PUT and L.verify:
-        r.body = stamped_body(L, s, s.key, 0, r.body_len)
+        r.body = stamped_body(L, s, s.key, 0, r.body_len, s.seq)
     if prepare(L.ep, c, &r) < 0:
         conn_reset(c)
         c.submit_ns = now
@@ -149,15 +167,11 @@ cpdef uint64_t verify_body_bytes(uint64_t size_max, uint64_t multipart_threshold
     return largest if largest < size_max else size_max
 
 
-cdef inline uint64_t write_seq(Load *L, uint64_t key) noexcept nogil:
-    """The seq of this worker's one write of object `key` (its serial is the write's number)."""
-    return L.seq_base | key
-
-
-cdef const char *stamped_body(Load *L, Slot *s, uint64_t key, uint64_t offset, uint64_t n) noexcept nogil:
-    """Connection s's body buffer, stamped as bytes offset .. offset+n of object key: 32 bytes per
-    4 KiB block change (payload.pxd), the rest stays the connection's random payload."""
-    stamp(s.body, n, (key << OBJECT_SHIFT) + offset, write_seq(L, key))
+cdef const char *stamped_body(Load *L, Slot *s, uint64_t key, uint64_t offset, uint64_t n, uint64_t seq) noexcept nogil:
+    """Connection s's body buffer, stamped as bytes offset .. offset+n of object key written by
+    seq: 32 bytes per 4 KiB block change (payload.pxd), the rest stays the connection's random
+    payload."""
+    stamp(s.body, n, (key << OBJECT_SHIFT) + offset, seq)
     return s.body
 
 
@@ -169,11 +183,12 @@ cdef bint check_get(Load *L, Slot *s, Conn *c) noexcept nogil:
     cdef const char *body = c.reply.kbuf + c.reply.hlen
     cdef uint64_t got = c.reply.klen - c.reply.hlen, n = got
     cdef uint64_t skip = 0, size, at
-    cdef uint64_t seq = write_seq(L, s.key)
+    cdef uint64_t seq
     cdef bint ok = True
     if L.n_existing:
         L.ver.unwritten += (got + STAMP_EVERY - 1) // STAMP_EVERY
         return True
+    seq = s.seqs[s.key_index]
     size = L.range_size if L.range_size else s.sizes[s.key_index]
     at = (s.key << OBJECT_SHIFT) + (s.range_first if L.range_size else 0)
     if got != size:
@@ -204,6 +219,7 @@ cdef void begin_upload(Load *L, Conn *c, Slot *s, Req *r, uint64_t now) noexcept
         return                           # (cannot happen: a busy connection per active upload)
     u = &L.uploads[i]
     u.active, u.owner, u.key, u.size, u.start_ns, u.submit_ns = 1, c.index, s.key, r.body_len, s.intended_ns, now
+    u.seq = s.seq
     u.parts = <int>((r.body_len + L.part_size - 1) // L.part_size)
     u.next_part, u.parts_done, u.inflight, u.failed, u.code, u.finish_due = 1, 0, 1, 0, 0, 0
     u.upload_id_len = 0
@@ -275,7 +291,7 @@ cdef Step issue_upload_request(Load *L, Conn *c, int i, uint64_t now) noexcept n
         r.body = L.payload
         r.body_len = L.part_size if u.size - offset > L.part_size else u.size - offset
         if L.verify:
-            r.body = stamped_body(L, s, u.key, offset, r.body_len)
+            r.body = stamped_body(L, s, u.key, offset, r.body_len, u.seq)
     upload_query(s, u, s.part)
     r.query, r.query_len = s.query, strlen(s.query)
     c.reply.no_body = 0
@@ -341,7 +357,7 @@ cdef void end_upload(Load *L, Upload *u, int code, uint64_t done_ns) noexcept no
     cdef Slot *owner = &L.slots[u.owner]
     u.active = 0
     if code == 0:
-        keep_key(L, owner, u.key, u.size)
+        keep_key(L, owner, u.key, u.size, u.seq)
         record_done(L.ctl, OP_PUT, u.start_ns, u.submit_ns, done_ns, u.size)
     else:
         record_failed(L.ctl, OP_PUT, code, u.start_ns, u.submit_ns, done_ns)
@@ -400,10 +416,10 @@ cdef void record(Load *L, Conn *c) noexcept nogil:
         record_upload_request(L, c, s, code)
         return
     if code == 0 and s.op == OP_PUT:
-        keep_key(L, s, s.key, c.body_len)
+        keep_key(L, s, s.key, c.body_len, s.seq)
     if s.op == OP_DELETE and (code == 0 or L.delete_only):
         # a failed DELETE keeps its object for later operations (cleanup tries each one once)
-        forget_key(L, s)
+        drop_key(L, s, s.key_index)
     if code:
         record_failed(L.ctl, s.op, code, s.intended_ns, c.submit_ns, c.done_ns)
     else:
@@ -602,13 +618,58 @@ cdef class S3Load:
             if L.slots[i].body == NULL:
                 raise MemoryError(body_max)
             fill(L.slots[i].body, body_max, PATTERN_RANDOM, 0, seed + 1 + <uint64_t>i)
-        init_verifier(&L.ver, 1)     # (no table: a key's one write is known from its serial)
+        init_verifier(&L.ver, 1)     # (no table: the connections keep their objects' seqs)
         L.verify, L.seq_base = True, worker_index << SEQ_WORKER_SHIFT
         return 0
 
     def verify_report(self):
         """--verify's counts and first failures (verify.pxd), None without --verify."""
         return verify_report(&self.load.ver) if self.load.verify else None
+
+    @property
+    def writes(self):
+        """Serials drawn so far (PUTs started): also the worker's last write number."""
+        return self.load.serial
+
+    def go_on_from(self, const cnp.uint64_t[::1] last_seq not None, const cnp.uint64_t[::1] sizes not None,
+                   const cnp.int32_t[::1] conns not None, uint64_t writes):
+        """--verify-against, before any pass: each connection holds the earlier objects of its
+        namesake (serial i: last write seq last_seq[i], 0 for none, of sizes[i] bytes, kept by
+        connection conns[i]) to read, delete and rewrite once, in serial order, before its PUTs
+        make new ones; serials and write numbers go on after `writes`."""
+        cdef Load *L = &self.load
+        cdef Py_ssize_t i
+        cdef int j
+        if not L.verify or last_seq.shape[0] != sizes.shape[0] or last_seq.shape[0] != conns.shape[0]:
+            raise ValueError("go_on_from needs --verify and one size and connection per serial")
+        for i in range(last_seq.shape[0] - 1, -1, -1):       # the last rewritten first: the lowest serial last
+            if last_seq[i] and 0 <= conns[i] < L.ep.n:
+                keep_key(L, &L.slots[conns[i]], <uint64_t>i, sizes[i], last_seq[i])
+        for j in range(L.ep.n):
+            L.slots[j].n_rewrite = L.slots[j].nkeys
+        L.serial = L.earlier_serials = writes
+
+    def objects(self):
+        """(serial, size, last write seq, connection) of every object the connections hold, as
+        numpy arrays (--verify: the run's verify map)."""
+        cdef Load *L = &self.load
+        cdef int j
+        cdef size_t n = 0, k, at = 0
+        cdef cnp.uint64_t[::1] serial_v, size_v, seq_v
+        cdef cnp.int32_t[::1] conn_v
+        if not L.verify:
+            raise ValueError("objects() keeps sizes and seqs only with --verify")
+        for j in range(L.ep.n):
+            n += L.slots[j].nkeys
+        serials, sizes, seqs = np.empty(n, np.uint64), np.empty(n, np.uint64), np.empty(n, np.uint64)
+        conns = np.empty(n, np.int32)
+        serial_v, size_v, seq_v, conn_v = serials, sizes, seqs, conns
+        for j in range(L.ep.n):
+            for k in range(L.slots[j].nkeys):
+                serial_v[at], size_v[at], seq_v[at], conn_v[at] = (L.slots[j].keys[k], L.slots[j].sizes[k],
+                                                                   L.slots[j].seqs[k], j)
+                at += 1
+        return serials, sizes, seqs, conns
 
     cdef int _allocate_uploads(self, uint64_t threshold, uint64_t part_size, uint64_t size_max) except -1:
         """One multipart upload per connection at most, each with room for an object's ETags and
@@ -690,7 +751,17 @@ cdef class S3Load:
         self._unrecorded([(OP_PUT, 1)], objects * self.load.ep.n)
 
     def cleanup(self):
-        """DELETE every object the connections still hold, not recorded."""
+        """DELETE every object the connections still hold that this run made (not the earlier
+        run's under --verify-against), not recorded."""
+        cdef Slot *s
+        cdef size_t k
+        cdef int j
+        for j in range(self.load.ep.n):
+            s = &self.load.slots[j]
+            s.n_rewrite = 0
+            for k in range(s.nkeys, 0, -1):
+                if s.keys[k - 1] <= self.load.earlier_serials:
+                    drop_key(&self.load, s, k - 1)
         self._unrecorded([(OP_DELETE, 1)], 2**64 - 1)
 
     def run(self, cnp.uint64_t[::1] hist not None, cnp.int64_t[::1] ts not None,
@@ -712,6 +783,7 @@ cdef class S3Load:
                 free(self.load.slots[i].keys)
                 free(self.load.slots[i].body)
                 free(self.load.slots[i].sizes)
+                free(self.load.slots[i].seqs)
             free(self.load.slots)
         free(self.payload)
         free_verifier(&self.load.ver)

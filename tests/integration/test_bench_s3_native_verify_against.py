@@ -1,0 +1,156 @@
+"""`bench s3 --driver native --verify-against` (issue #14): a native --verify --no-cleanup run that
+writes keeps a verify map in the Python drivers' fields (its keys named the native way: the
+worker's base + a 12-digit serial, its objects spread over its connections); a native run against
+it prefills nothing, reads the earlier objects with the earlier record, rewrites them first with
+write numbers going on, deletes only its own at cleanup and chains its map; a map of the other key
+scheme (a Python driver's) is refused in one line before any load, both ways."""
+import uuid
+
+import boto3
+import numpy as np
+import pytest
+
+from helpers.engine_cli import bench, load_json
+
+ceph = pytest.mark.ceph
+
+
+def client(lab):
+    return boto3.client("s3", endpoint_url=lab.s3_endpoint, aws_access_key_id=lab.access_key,
+                        aws_secret_access_key=lab.secret_key, region_name="us-east-1")
+
+
+@pytest.fixture
+def configs(lab, tmp_path):
+    """{driver: config file} on one bucket of this test's own, emptied and removed at the end."""
+    bucket = f"native-against-{uuid.uuid4().hex[:8]}"
+    paths = {}
+    for driver in ("native", "boto3"):
+        paths[driver] = tmp_path / f"{driver}.yaml"
+        paths[driver].write_text(f"endpoint: {lab.s3_endpoint}\naccess_key: {lab.access_key}\n"
+                                 f"secret_key: {lab.secret_key}\nbucket: {bucket}\ndriver: {driver}\n")
+    yield paths
+    s3 = client(lab)
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+        s3.delete_bucket(Bucket=bucket)
+    except s3.exceptions.NoSuchBucket:
+        pass
+
+
+def bucket_of(config) -> str:
+    return next(line.split(": ", 1)[1] for line in config.read_text().splitlines() if line.startswith("bucket:"))
+
+
+def object_count(lab, config) -> int:
+    return client(lab).list_objects_v2(Bucket=bucket_of(config)).get("KeyCount", 0)
+
+
+def run(config, out, *args, procs=2, concurrency=2):
+    r = bench("s3", "--workload-config", config, "--procs", procs, "--concurrency", concurrency, "--no-save",
+              "--quiet", "--json", out, *args, timeout=120)
+    return r, load_json(out) if out.exists() else None
+
+
+def checked_blocks(doc) -> int:
+    return sum(int(w["message"].split(" blocks checked")[0].split()[-1].replace(",", "")) for w in doc["workers"])
+
+
+@ceph
+def test_a_native_run_reads_the_earlier_runs_objects_clean(lab, configs, tmp_path):
+    native = configs["native"]
+    r, _ = run(native, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "64k")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"wrote {tmp_path / 'r1.verify.npz'}" in r.stdout and object_count(lab, native) == 16
+    earlier = np.load(tmp_path / "r1.verify.npz")
+    for w in range(2):                  # 8 objects a worker, serials 1 .. 8, each written once
+        assert sorted(earlier[f"w{w}_last_seq"].tolist()) == [0] + [w << 44 | s for s in range(1, 9)]
+        assert earlier[f"w{w}_sizes"].tolist() == [0] + [4096] * 8 and int(earlier[f"w{w}_writes"]) == 8
+        assert sorted(earlier[f"w{w}_threads"].tolist()) == [-1, 0, 0, 0, 0, 1, 1, 1, 1]
+    r, doc = run(native, tmp_path / "r2.json", "--op", "get", "--verify-against", tmp_path / "r1.json",
+                 "--io-total", "200k")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = {row["op"]: row for row in doc["summary"]}
+    assert doc["errors_by_kind"] == {} and rows["get"]["ops"] == 50 and "put" not in rows
+    assert checked_blocks(doc) == 50                                # every GET: its one 4 KiB block
+    assert all(" 0 never written" in w["message"] and " 0 failed" in w["message"] for w in doc["workers"])
+    assert object_count(lab, native) == 16      # nothing prefilled, and --cleanup left the earlier ones
+    assert not (tmp_path / "r2.verify.npz").exists()                # a run that only reads keeps no map
+
+
+@ceph
+def test_a_mixed_native_run_chains_a_map_of_what_it_left(lab, configs, tmp_path):
+    native = configs["native"]
+    r, _ = run(native, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "64k")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r, doc = run(native, tmp_path / "r2.json", "--op", "mixed", "--mix", "put=40,get=30,delete=20,head=10",
+                 "--verify-against", tmp_path / "r1.json", "--no-cleanup", "--io-total", "400k")
+    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
+    rows = {row["op"]: row for row in doc["summary"]}
+    assert rows["delete"]["ops"] > 0 and rows["put"]["ops"] > 16 and checked_blocks(doc) >= rows["get"]["ops"] > 0
+    chained = np.load(tmp_path / "r2.verify.npz")
+    # each PUT (the first 8 of a worker rewrite its earlier objects) took the worker's next write number
+    assert sum(int(chained[f"w{w}_writes"]) for w in range(2)) == 16 + rows["put"]["ops"]
+    left = sum(np.count_nonzero(chained[f"w{i}_last_seq"]) for i in range(2))
+    assert left == object_count(lab, native)                        # the map holds every object there, no more
+    r, doc = run(native, tmp_path / "r3.json", "--op", "get", "--verify-against", tmp_path / "r2.json",
+                 "--io-total", "200k")
+    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
+    rows = {row["op"]: row for row in doc["summary"]}
+    assert checked_blocks(doc) == rows["get"]["ops"] > 0
+    assert all(" 0 never written" in w["message"] for w in doc["workers"])
+
+
+@ceph
+def test_a_lost_native_write_is_found_stale(lab, configs, tmp_path):
+    native, s3 = configs["native"], client(lab)
+    one = {"procs": 1, "concurrency": 1}
+    r, _ = run(native, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "16k", **one)
+    assert r.returncode == 0, r.stdout + r.stderr
+    earlier = np.load(tmp_path / "r1.verify.npz")
+    assert earlier["w0_last_seq"].tolist() == [0, 1, 2, 3, 4] and earlier["w0_threads"].tolist() == [-1, 0, 0, 0, 0]
+    key = f"{earlier['w0_base']}{1:012d}"                           # the worker's first object
+    old = s3.get_object(Bucket=bucket_of(native), Key=key)["Body"].read()
+    # Run 2 rewrites the first two objects (as writes 5 and 6 of worker 0), then keeps its map.
+    r, _ = run(native, tmp_path / "r2.json", "--op", "put", "--verify-against", tmp_path / "r1.json",
+               "--no-cleanup", "--io-total", "8k", **one)
+    assert r.returncode == 0, r.stdout + r.stderr
+    chained = np.load(tmp_path / "r2.verify.npz")
+    assert chained["w0_last_seq"].tolist() == [0, 5, 6, 3, 4, 0, 0] and int(chained["w0_writes"]) == 6
+    assert str(chained["w0_base"]) == str(earlier["w0_base"]) and object_count(lab, native) == 4
+    s3.put_object(Bucket=bucket_of(native), Key=key, Body=old)      # run 2's write there is lost
+    r, doc = run(native, tmp_path / "r3.json", "--op", "get", "--verify-against", tmp_path / "r2.json",
+                 "--io-total", "400k", **one)
+    assert r.returncode == 4, r.stdout + r.stderr
+    failed = doc["errors_by_kind"]["get"]["verify"]
+    assert doc["errors_by_kind"] == {"get": {"verify": failed}} and failed >= 1
+    assert f"stale at byte 0 of {key} (expected write w0#5, found w0#1)" in doc["workers"][0]["message"]
+    assert checked_blocks(doc) == 100 - failed                      # the three other objects read clean
+
+
+@ceph
+def test_a_map_of_the_other_key_scheme_is_refused_both_ways(lab, configs, tmp_path):
+    scheme = {"native": "native", "boto3": "python drivers"}
+    for writer, reader in [("boto3", "native"), ("native", "boto3")]:
+        first = tmp_path / f"{writer}.json"
+        r, _ = run(configs[writer], first, "--op", "put", "--verify", "--no-cleanup", "--io-total", "16k")
+        assert r.returncode == 0, r.stdout + r.stderr
+        r, doc = run(configs[reader], tmp_path / "r2.json", "--op", "get", "--verify-against", first)
+        assert r.returncode == 1 and doc is None, r.stdout + r.stderr
+        assert r.stderr.strip().splitlines() == [
+            f"chopsticks: error: --verify-against: --driver (native or a Python one: they name keys apart) differs "
+            f"from the earlier run's ({scheme[writer]} there, {scheme[reader]} here): its map does not describe "
+            "these keys"]
+    assert object_count(lab, configs["native"]) == 8                # 4 of each, nothing read nor prefilled
+
+
+def test_verify_against_with_existing_is_a_usage_error(tmp_path):
+    config = tmp_path / "native.yaml"
+    config.write_text("endpoint: http://127.0.0.1:1\naccess_key: a\nsecret_key: s\nbucket: b\ndriver: native\n")
+    r, doc = run(config, tmp_path / "r.json", "--op", "get", "--existing", "data/",
+                 "--verify-against", tmp_path / "earlier.json")
+    assert r.returncode == 2 and doc is None
+    assert "--verify-against" in r.stderr and "leave out --existing" in r.stderr
