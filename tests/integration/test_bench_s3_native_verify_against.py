@@ -1,8 +1,8 @@
 """`bench s3 --driver native --verify-against` (issue #14): a native --verify --no-cleanup run that
 writes keeps a verify map in the Python drivers' fields (its keys named the native way: the
 worker's base + a 12-digit serial, its objects spread over its connections); a native run against
-it prefills nothing, reads the earlier objects with the earlier record, rewrites them first with
-write numbers going on, deletes only its own at cleanup and chains its map; a map of the other key
+it prefills nothing, reads the earlier objects with the earlier record, rewrites them first (in
+parts, for multipart objects) with write numbers going on, deletes only its own at cleanup and chains its map; a map of the other key
 scheme (a Python driver's) is refused in one line before any load, both ways."""
 import uuid
 
@@ -102,6 +102,27 @@ def test_a_mixed_native_run_chains_a_map_of_what_it_left(lab, configs, tmp_path)
     rows = {row["op"]: row for row in doc["summary"]}
     assert checked_blocks(doc) == rows["get"]["ops"] > 0
     assert all(" 0 never written" in w["message"] for w in doc["workers"])
+
+
+@ceph
+def test_multipart_objects_are_rewritten_in_parts_and_read_back_clean(lab, configs, tmp_path):
+    native = configs["native"]
+    parts = ["--size", "12M", "--multipart-threshold", "5M", "--part-size", "5M"]
+    one = {"procs": 1, "concurrency": 2}
+    r, _ = run(native, tmp_path / "r1.json", "--op", "put", *parts, "--verify", "--no-cleanup",
+               "--io-total", "24M", **one)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert np.load(tmp_path / "r1.verify.npz")["w0_last_seq"].tolist() == [0, 1, 2]
+    r, doc = run(native, tmp_path / "r2.json", "--op", "put", *parts, "--verify-against", tmp_path / "r1.json",
+                 "--no-cleanup", "--io-total", "24M", **one)
+    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
+    chained = np.load(tmp_path / "r2.verify.npz")
+    assert sorted(chained["w0_last_seq"].tolist()) == [0, 0, 0, 3, 4]      # both rewritten, as writes 3 and 4
+    assert object_count(lab, native) == 2
+    r, doc = run(native, tmp_path / "r3.json", "--op", "get", *parts, "--verify-against", tmp_path / "r2.json",
+                 "--io-total", "60M", **one)
+    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
+    assert checked_blocks(doc) == 5 * 3072                          # 5 GETs of 12 MiB, every 4 KiB block
 
 
 @ceph
