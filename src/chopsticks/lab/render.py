@@ -116,6 +116,10 @@ rgw data = {lab_dir}/rgw
 # a client's default socket name adds its pid and an instance id: too long for a deep run directory
 admin socket = {lab_dir}/run/$name.asok
 rgw frontends = {rgw_frontends(lab_dir, ports)}
+# deleted and overwritten objects' data waits for RGW's garbage collector (2 h by default): in a
+# 4 GiB memstore OSD, an afternoon of S3 runs would fill it; collect within half a minute instead
+rgw gc obj min wait = 15
+rgw gc processor period = 15
 """
 
 
