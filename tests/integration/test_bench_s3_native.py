@@ -404,6 +404,7 @@ def test_a_multipart_object_from_the_loop_reads_back_with_equal_bytes(lab, tmp_p
 
     from chopsticks._fast.payload import make_payload
     from chopsticks.config import load_s3_config
+    from chopsticks.plan import derive_seed
 
     seed = 5
     doc, rows = run(tmp_path, native_config(lab, tmp_path), "--op", "put", "--size", "64M",
@@ -416,7 +417,7 @@ def test_a_multipart_object_from_the_loop_reads_back_with_equal_bytes(lab, tmp_p
     listed = s3.list_objects_v2(Bucket=config.bucket, Prefix="chopsticks-bench/")["Contents"]
     key = max((o for o in listed if o["Size"] == 64 << 20), key=lambda o: o["LastModified"])["Key"]
     try:
-        buffer = make_payload(16 << 20, "random", seed=seed * 7919)       # worker 0's payload (backends/native_s3.py)
+        buffer = make_payload(16 << 20, "random", seed=derive_seed(seed, 0))   # worker 0's payload (Plan.worker_seed)
         expected = buffer * 4
         assert s3.get_object(Bucket=config.bucket, Key=key)["Body"].read() == expected
         for first, last in ((0, 4095), ((8 << 20) - 10, (8 << 20) + 10), ((16 << 20) + 5, (40 << 20) + 7),

@@ -76,7 +76,7 @@ class NativeS3Session:
         self.load = s3_loop().S3Load(
             self.client, base=driver.path(prefix), bucket_path=driver.path(None),
             list_query=canonical_query({"list-type": "2", "max-keys": "1000", "prefix": prefix}),
-            size_min=target.size_min, size_max=target.size_max, seed=plan.seed * 7919 + index,
+            size_min=target.size_min, size_max=target.size_max, seed=plan.worker_seed(index),
             range_size=target.range_size, multipart_threshold=target.multipart_threshold,
             part_size=target.part_size, verify=target.verify, worker_index=index)
         if earlier is not None:

@@ -206,7 +206,7 @@ class S3Session:
         self.target, self.index = target, index
         self.op_timeout_ns = int(plan.op_timeout_s * 1e9)
         ensure_bucket(target.config)
-        self.payloads = _payloads(target, plan.seed * 7919 + index)
+        self.payloads = _payloads(target, plan.worker_seed(index))
         earlier = verify_map.VerifyMap(target.verify_against) if target.verify_against else None
         extra = earlier.extra(index) if earlier is not None else {}
         self.base = str(extra["base"]) if earlier is not None else f"{target.prefix}/{int(time.time())}-w{index}"
@@ -214,7 +214,7 @@ class S3Session:
         self.verifier = ObjectVerifier(index, target.objects * plan.max_inflight) if target.verify else None
         self.failed_keys: dict[int, str] = {}       # --verify: serial → key of the first objects that failed
         longest = max(self.payloads, key=len)
-        self.threads = [_Thread(target, f"{self.base}-t{t}", plan.seed * 1_000_003 + index * 1000 + t,
+        self.threads = [_Thread(target, f"{self.base}-t{t}", plan.worker_seed(index, t),
                                 bytearray(longest) if target.verify else None)
                         for t in range(plan.max_inflight)]
         self.calls: ThreadedCalls | None = None
