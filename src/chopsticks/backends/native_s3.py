@@ -16,7 +16,6 @@ few are described in the worker's report line, by key and byte). A --verify run 
 named the native way; --verify-against goes on from one, as the drivers do."""
 from __future__ import annotations
 
-import time
 from array import array
 from dataclasses import dataclass
 from typing import ClassVar
@@ -26,9 +25,8 @@ import numpy as np
 
 from chopsticks._fast.payload import STAMP_LAYOUT
 from chopsticks.backends import verify_map
-from chopsticks.backends.s3 import S3Target, verify_text_by_key
+from chopsticks.backends.s3 import S3Target, key_base, verify_text_by_key
 from chopsticks.drivers.s3.native_driver import NativeDriver, canonical_query, failure_name, s3_loop
-from chopsticks.engine.contract import RESERVED_ERROR_NAMES
 from chopsticks.errors import ChopsticksError
 
 
@@ -57,7 +55,7 @@ class NativeS3Target(S3Target):
         return s3_loop().verify_body_bytes(self.size_max, self.multipart_threshold, self.part_size)
 
     def error_name(self, code: int) -> str:
-        return RESERVED_ERROR_NAMES.get(code) or failure_name(code)
+        return failure_name(code)
 
 
 class NativeS3Session:
@@ -68,7 +66,7 @@ class NativeS3Session:
         earlier = verify_map.VerifyMap(target.verify_against) if target.verify_against else None
         extra = earlier.extra(index) if earlier is not None else {}
         prefix = self.prefix = (str(extra["base"]) if earlier is not None
-                                else f"{target.prefix}/{int(time.time())}-w{index}/")
+                                else key_base(target.prefix, index) + "/")
         self.client = driver.new_client(connections=plan.max_inflight)
         code = self.client.connect()
         if code:

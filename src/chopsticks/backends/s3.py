@@ -19,6 +19,7 @@ import dataclasses
 import itertools
 import logging
 import random
+import secrets
 import threading
 import time
 from collections import deque
@@ -36,7 +37,7 @@ from chopsticks.backends.threads import CLOSE_GRACE_NS, ThreadedCalls
 from chopsticks.config import S3Config
 from chopsticks.drivers.s3.base import BaseS3Driver, error_code, error_code_name, listing_ok
 from chopsticks.drivers.s3.registry import create_driver, unknown_driver_config
-from chopsticks.engine.contract import ERR_VERIFY, RESERVED_ERROR_NAMES
+from chopsticks.engine.contract import ERR_VERIFY
 from chopsticks.errors import ChopsticksError
 
 S3_OPS = ("put", "get", "delete", "head", "list")
@@ -121,12 +122,18 @@ class S3Target:
         return S3Session(self, plan, index)
 
     def error_name(self, code: int) -> str:
-        return RESERVED_ERROR_NAMES.get(code) or error_code_name(code)
+        return error_code_name(code)
 
     def settings(self) -> dict:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                   if f.name not in ("config", "verify_parts")}
         return {"backend": self.name, "config": self.config.redacted(), **fields}
+
+
+def key_base(prefix: str, index: int) -> str:
+    """Where worker `index` names the objects it creates: the run's second for the eye, and a random
+    tag, so that two runs starting in the same second on one bucket never share a key."""
+    return f"{prefix}/{int(time.time())}-{secrets.token_hex(3)}-w{index}"
 
 
 def ensure_bucket(config: S3Config) -> None:
@@ -209,7 +216,7 @@ class S3Session:
         self.payloads = _payloads(target, plan.worker_seed(index))
         earlier = verify_map.VerifyMap(target.verify_against) if target.verify_against else None
         extra = earlier.extra(index) if earlier is not None else {}
-        self.base = str(extra["base"]) if earlier is not None else f"{target.prefix}/{int(time.time())}-w{index}"
+        self.base = str(extra["base"]) if earlier is not None else key_base(target.prefix, index)
         self.serials = itertools.count(1)
         self.verifier = ObjectVerifier(index, target.objects * plan.max_inflight) if target.verify else None
         self.failed_keys: dict[int, str] = {}       # --verify: serial → key of the first objects that failed
