@@ -69,7 +69,10 @@ def test_a_native_run_reads_the_earlier_runs_objects_clean(lab, configs, tmp_pat
     for w in range(2):                  # 8 objects a worker, serials 1 .. 8, each written once
         assert sorted(earlier[f"w{w}_last_seq"].tolist()) == [0] + [w << 44 | s for s in range(1, 9)]
         assert earlier[f"w{w}_sizes"].tolist() == [0] + [4096] * 8 and int(earlier[f"w{w}_writes"]) == 8
-        assert sorted(earlier[f"w{w}_threads"].tolist()) == [-1, 0, 0, 0, 0, 1, 1, 1, 1]
+        # serial 0 is no object; each other one was PUT by one of the worker's two connections
+        # (whichever was free: how many each took depends on timing)
+        threads = earlier[f"w{w}_threads"].tolist()
+        assert threads[0] == -1 and len(threads) == 9 and set(threads[1:]) <= {0, 1}
     r, doc = run(native, tmp_path / "r2.json", "--op", "get", "--verify-against", tmp_path / "r1.json",
                  "--io-total", "200k")
     assert r.returncode == 0, r.stdout + r.stderr

@@ -59,8 +59,10 @@ def test_mixed_run_against_rgw_verifies_clean(lab, tmp_path, driver):
 
 def test_an_object_changed_behind_its_back_is_caught_and_named(lab, tmp_path):
     config = lab_config(tmp_path, lab, "helpers.s3_tampering:CorruptingBoto3Driver")
+    # 100 GETs of 4 objects picked at random: the changed one is read ((3/4)^100 odds it is not; a
+    # 2 s run may do only a dozen GETs on a loaded machine, and this test once failed that way)
     r, doc = run(tmp_path, config, "--op", "get", "--procs", 1, "--concurrency", 1, "--objects", 4,
-                 "--duration", "2s")
+                 "--io-total", "400k")
     assert r.returncode == 4, r.stdout + r.stderr                   # verify failures are op errors
     failed = doc["errors_by_kind"]["get"]["verify"]
     rows = {row["op"]: row for row in doc["summary"]}
