@@ -157,8 +157,9 @@ def test_bench_s3_native_on_two_hosts_uses_disjoint_prefixes(lab, two_hosts, tmp
     doc = check_merge(tmp_path, r)
     by_worker = defaultdict(int)
     for key in bucket_keys(lab, "chopsticks-bench/"):
-        stamp, _, worker = key.split("/")[1].rpartition("-w")
-        if stamp.isdigit() and int(stamp) >= t0:
+        base, _, worker = key.split("/")[1].rpartition("-w")      # <second>-<tag>-w<worker>
+        second = base.partition("-")[0]
+        if second.isdigit() and int(second) >= t0:
             by_worker[int(worker)] += 1
     host_ops = [h["summary"][-1]["ops"] for h in doc["hosts"]]     # host-a has worker 0, host-b worker 1
     assert by_worker[0] >= host_ops[0] > 0 and by_worker[1] >= host_ops[1] > 0
