@@ -2,61 +2,24 @@
 writes keeps a verify map in the Python drivers' fields (its keys named the native way: the
 worker's base + a 12-digit serial, its objects spread over its connections); a native run against
 it prefills nothing, reads the earlier objects with the earlier record, rewrites them first (in
-parts, for multipart objects) with write numbers going on, deletes only its own at cleanup and chains its map; a map of the other key
-scheme (a Python driver's) is refused in one line before any load, both ways."""
-import uuid
-
-import boto3
+parts, for multipart objects) with write numbers going on, deletes only its own at cleanup and
+chains its map; a map of the other key scheme (a Python driver's) is refused in one line before
+any load, both ways."""
 import numpy as np
 import pytest
 
-from helpers.engine_cli import bench, load_json
+from helpers.s3_verify import bucket_of, checked_blocks, client, config_file, object_count, own_bucket, run
 
 ceph = pytest.mark.ceph
-
-
-def client(lab):
-    return boto3.client("s3", endpoint_url=lab.s3_endpoint, aws_access_key_id=lab.access_key,
-                        aws_secret_access_key=lab.secret_key, region_name="us-east-1")
 
 
 @pytest.fixture
 def configs(lab, tmp_path):
     """{driver: config file} on one bucket of this test's own, emptied and removed at the end."""
-    bucket = f"native-against-{uuid.uuid4().hex[:8]}"
-    paths = {}
-    for driver in ("native", "boto3"):
-        paths[driver] = tmp_path / f"{driver}.yaml"
-        paths[driver].write_text(f"endpoint: {lab.s3_endpoint}\naccess_key: {lab.access_key}\n"
-                                 f"secret_key: {lab.secret_key}\nbucket: {bucket}\ndriver: {driver}\n")
-    yield paths
-    s3 = client(lab)
-    try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
-        s3.delete_bucket(Bucket=bucket)
-    except s3.exceptions.NoSuchBucket:
-        pass
-
-
-def bucket_of(config) -> str:
-    return next(line.split(": ", 1)[1] for line in config.read_text().splitlines() if line.startswith("bucket:"))
-
-
-def object_count(lab, config) -> int:
-    return client(lab).list_objects_v2(Bucket=bucket_of(config)).get("KeyCount", 0)
-
-
-def run(config, out, *args, procs=2, concurrency=2):
-    r = bench("s3", "--workload-config", config, "--procs", procs, "--concurrency", concurrency, "--no-save",
-              "--quiet", "--json", out, *args, timeout=120)
-    return r, load_json(out) if out.exists() else None
-
-
-def checked_blocks(doc) -> int:
-    return sum(int(w["message"].split(" blocks checked")[0].split()[-1].replace(",", "")) for w in doc["workers"])
+    with own_bucket(lab, "native-against") as bucket:
+        yield {driver: config_file(tmp_path / f"{driver}.yaml", endpoint=lab.s3_endpoint, access_key=lab.access_key,
+                                   secret_key=lab.secret_key, bucket=bucket, driver=driver)
+               for driver in ("native", "boto3")}
 
 
 @ceph

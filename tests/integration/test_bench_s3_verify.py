@@ -8,19 +8,14 @@ import pytest
 
 from helpers.engine_cli import bench, load_json
 from helpers.s3_tampering import CORRUPTED, CORRUPTED_BYTE
+from helpers.s3_verify import checked_blocks, config_file
 
 TESTS_DIR = str(Path(__file__).resolve().parents[1])
 
 
-def config_file(tmp_path, **values):
-    path = tmp_path / "s3.yaml"
-    path.write_text("".join(f"{k}: {v}\n" for k, v in values.items()))
-    return path
-
-
 def lab_config(tmp_path, lab, driver):
-    return config_file(tmp_path, endpoint=lab.s3_endpoint, access_key=lab.access_key, secret_key=lab.secret_key,
-                       bucket=lab.bucket, driver=driver)
+    return config_file(tmp_path / "s3.yaml", endpoint=lab.s3_endpoint, access_key=lab.access_key,
+                       secret_key=lab.secret_key, bucket=lab.bucket, driver=driver)
 
 
 def run(tmp_path, config, *args):
@@ -28,10 +23,6 @@ def run(tmp_path, config, *args):
     r = bench("s3", "--workload-config", config, "--verify", "--json", tmp_path / "r.json", "--no-save", *args,
               env=env)
     return r, load_json(tmp_path / "r.json") if (tmp_path / "r.json").exists() else None
-
-
-def checked_blocks(doc) -> int:
-    return sum(int(w["message"].split(" blocks checked")[0].split()[-1].replace(",", "")) for w in doc["workers"])
 
 
 def mixed(tmp_path, config):
@@ -47,8 +38,8 @@ def mixed(tmp_path, config):
 
 
 def test_mixed_run_with_the_mock_driver_verifies_clean(tmp_path):
-    config = config_file(tmp_path, endpoint="http://127.0.0.1:1", access_key="a", secret_key="s", bucket="b",
-                         driver="mock")
+    config = config_file(tmp_path / "s3.yaml", endpoint="http://127.0.0.1:1", access_key="a", secret_key="s",
+                         bucket="b", driver="mock")
     assert mixed(tmp_path, config)["get"]["ops"] > 100
 
 
@@ -77,8 +68,8 @@ def test_an_object_changed_behind_its_back_is_caught_and_named(lab, tmp_path):
 
 
 def test_a_driver_that_does_not_return_get_bodies_is_refused_before_the_run(tmp_path):
-    config = config_file(tmp_path, endpoint="http://127.0.0.1:1", access_key="a", secret_key="s", bucket="b",
-                         driver="helpers.s3_tampering:BodilessDriver")
+    config = config_file(tmp_path / "s3.yaml", endpoint="http://127.0.0.1:1", access_key="a", secret_key="s",
+                         bucket="b", driver="helpers.s3_tampering:BodilessDriver")
     r, doc = run(tmp_path, config, "--op", "get", "--duration", "1s")
     assert r.returncode == 1 and doc is None
     assert r.stderr.strip().splitlines() == [
@@ -88,8 +79,8 @@ def test_a_driver_that_does_not_return_get_bodies_is_refused_before_the_run(tmp_
 
 
 def test_objects_too_small_to_stamp_are_refused(tmp_path):
-    config = config_file(tmp_path, endpoint="http://127.0.0.1:1", access_key="a", secret_key="s", bucket="b",
-                         driver="mock")
+    config = config_file(tmp_path / "s3.yaml", endpoint="http://127.0.0.1:1", access_key="a", secret_key="s",
+                         bucket="b", driver="mock")
     r, _ = run(tmp_path, config, "--op", "put", "--size", "16-4k", "--duration", "1s")
     assert r.returncode == 1 and r.stderr.strip().splitlines() == [
         "chopsticks: error: --verify stamps objects of 32 bytes (the stamp) to 64 GiB; --size is 16-4,096 bytes"]

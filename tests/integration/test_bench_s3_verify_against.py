@@ -3,60 +3,19 @@ run's objects and verify map (kept beside its JSON result when it wrote with --v
 --no-cleanup), so its GETs also catch an object holding an older valid write than the earlier
 run's last one (stale); a map of other settings is refused before any load (the native driver's
 maps: test_bench_s3_native_verify_against.py)."""
-import uuid
-
-import boto3
 import numpy as np
 import pytest
 
 from chopsticks._fast.payload import STAMP_LAYOUT, verify_block
-from helpers.engine_cli import bench, load_json
-
-
-def config_file(tmp_path, **values):
-    path = tmp_path / "s3.yaml"
-    path.write_text("".join(f"{k}: {v}\n" for k, v in values.items()))
-    return path
-
-
-def client(lab):
-    return boto3.client("s3", endpoint_url=lab.s3_endpoint, aws_access_key_id=lab.access_key,
-                        aws_secret_access_key=lab.secret_key, region_name="us-east-1")
+from helpers.s3_verify import bucket_of, checked_blocks, client, config_file, object_count, own_bucket, run
 
 
 @pytest.fixture
 def config(lab, tmp_path):
     """A boto3 config on a bucket of this test's own, emptied and removed at the end."""
-    bucket = f"verify-against-{uuid.uuid4().hex[:8]}"
-    yield config_file(tmp_path, endpoint=lab.s3_endpoint, access_key=lab.access_key, secret_key=lab.secret_key,
-                      bucket=bucket, driver="boto3")
-    s3 = client(lab)
-    try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
-        s3.delete_bucket(Bucket=bucket)
-    except s3.exceptions.NoSuchBucket:
-        pass
-
-
-def bucket_of(config) -> str:
-    return next(line.split(": ", 1)[1] for line in config.read_text().splitlines() if line.startswith("bucket:"))
-
-
-def object_count(lab, config) -> int:
-    return client(lab).list_objects_v2(Bucket=bucket_of(config)).get("KeyCount", 0)
-
-
-def run(config, out, *args, procs=2, concurrency=2):
-    r = bench("s3", "--workload-config", config, "--procs", procs, "--concurrency", concurrency, "--no-save",
-              "--quiet", "--json", out, *args)
-    return r, load_json(out) if out.exists() else None
-
-
-def checked_blocks(doc) -> int:
-    return sum(int(w["message"].split(" blocks checked")[0].split()[-1].replace(",", "")) for w in doc["workers"])
+    with own_bucket(lab, "verify-against") as bucket:
+        yield config_file(tmp_path / "s3.yaml", endpoint=lab.s3_endpoint, access_key=lab.access_key,
+                          secret_key=lab.secret_key, bucket=bucket, driver="boto3")
 
 
 def test_a_run_reads_the_earlier_runs_objects_clean(lab, config, tmp_path):
