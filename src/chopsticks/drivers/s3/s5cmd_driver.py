@@ -29,7 +29,8 @@ _S3_ERROR = re.compile(r"\b([A-Z][A-Za-z]+): .*?status code: (\d{3})")
 _NOT_FOUND = re.compile(r"given object .* not found")
 _TIMEOUT = re.compile(r"timeout|deadline exceeded", re.IGNORECASE)
 _TLS = re.compile(r"x509: |tls: ", re.IGNORECASE)
-_CONNECTION = re.compile(r"connection refused|connection reset|no such host|dial tcp|broken pipe|EOF", re.IGNORECASE)
+_CONNECTION = re.compile(r"connection refused|connection reset|no such host|dial tcp|broken pipe|EOF|"
+                         r"use of closed network connection", re.IGNORECASE)
 # What s5cmd says when a listing matches nothing; for list_objects that is an empty result.
 _NOTHING_LISTED = b"no object found"
 _PR_SET_PDEATHSIG = 1
