@@ -93,3 +93,23 @@ def test_a_later_write_than_the_one_known_may_have_another_size():
     later.start_from(*(np.frombuffer(b, dtype="<u8") for b in ver.record(2)), ver.writes)
     rewritten, _ = written(later, 1, size=8192)                   # by a run that kept no map of its own
     assert ver.check(rewritten, 1, seq) and ver.report()["checked_blocks"] == 2
+
+
+def test_the_check_value_notices_a_change_at_every_byte_of_a_block_and_a_swap_of_words():
+    """The check value runs four lanes over 32-byte strides, then the tail: a flipped bit in any
+    byte after the stamp, in a whole block or a short one, and two words swapped between lanes
+    all read as corrupt."""
+    from chopsticks._fast.payload import verify_block
+
+    ver = ObjectVerifier(worker=0)
+    for size in (4096, 4096 - 32 - 5):             # a whole block; a short one with a tail of 3 words + 3 bytes
+        body, _ = written(ver, 7, size=size)
+        offset = 7 << OBJECT_SHIFT
+        assert verify_block(body, offset)[0] == "ok"
+        for byte in range(32, size):
+            changed = bytearray(body)
+            changed[byte] ^= 0x01
+            assert verify_block(bytes(changed), offset)[0] == "corrupt", (size, byte)
+        swapped = bytearray(body)
+        swapped[32:40], swapped[40:48] = body[40:48], body[32:40]
+        assert verify_block(bytes(swapped), offset)[0] == "corrupt"

@@ -73,3 +73,14 @@ def test_a_missing_or_foreign_map_is_a_one_line_error(tmp_path):
     (tmp_path / "bad.verify.npz").write_bytes(b"not a zip")
     with pytest.raises(ChopsticksError, match="is not a verify map"):
         verify_map.VerifyMap(str(tmp_path / "bad.json"))
+
+
+def test_a_map_of_blocks_stamped_in_another_format_is_refused(tmp_path):
+    """A map saved by a chopsticks whose stamps differ (no stamp format, or another magic) would
+    read every block it names as lost: refused in one line instead."""
+    np.savez_compressed(tmp_path / "old.verify.npz", settings=np.array('{"backend": "rbd"}'),
+                        w0_last_seq=np.zeros(2, dtype=np.uint64), w0_writes=np.uint64(0))
+    with pytest.raises(ChopsticksError, match="stamped by another chopsticks version"):
+        verify_map.VerifyMap(str(tmp_path / "old.json"))
+    verify_map.save(tmp_path / "new.verify.npz", SETTINGS, [(np.zeros(2, dtype=np.uint64), 0)] * 2)
+    assert verify_map.VerifyMap(str(tmp_path / "new.json")).settings["seed"] == 1

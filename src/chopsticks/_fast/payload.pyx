@@ -10,7 +10,8 @@ from chopsticks._fast.verify cimport (Verifier, VERIFY_LOST, init_verifier, free
                                       verify_read, verify_report, _note)
 
 PATTERNS = {"random": PATTERN_RANDOM, "zero": PATTERN_ZERO, "compressible": PATTERN_COMPRESSIBLE}
-cdef uint64_t STAMP_MAGIC_C = 0x326b697473706f68ULL  # b"hopstik2" little-endian: marks a stamped block
+cdef uint64_t STAMP_MAGIC_C = 0x336b697473706f68ULL  # b"hopstik3" little-endian: marks a stamped block
+# (the 3 is the stamp's format: blocks stamped by a chopsticks whose check value differs read as unwritten)
 STAMP_MAGIC = STAMP_MAGIC_C
 # The stamp's layout (payload.pxd), for the Python layers.
 STAMP_LAYOUT = {"bytes": STAMP_BYTES, "every": STAMP_EVERY, "seq_worker_shift": SEQ_WORKER_SHIFT,
@@ -68,16 +69,35 @@ cdef void stamp(char *buf, size_t size, uint64_t offset, uint64_t seq) noexcept 
         block += STAMP_EVERY
 
 
+cdef inline uint64_t _mix(uint64_t h, uint64_t w) noexcept nogil:
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ULL
+    return h ^ (h >> 29)
+
+
 cdef inline uint64_t _check_value(const char *p, size_t n, uint64_t offset, uint64_t seq) noexcept nogil:
-    # A 64-bit multiply-xor hash of the block's bytes after the stamp, seeded with its offset
-    # and seq (~0.2 µs per 4 KiB): not cryptographic, it only has to notice changed bytes.
+    # A 64-bit multiply-xor hash of the block's bytes after the stamp, seeded with its offset,
+    # seq and length: not cryptographic, it only has to notice changed bytes. Four lanes of
+    # independent multiplies over 32-byte strides, which a CPU overlaps (~0.35 µs per 4 KiB; one
+    # chain of them cost 1.4 µs on every stamped write), folded into one with the tail.
     cdef uint64_t h = offset * 0x9E3779B97F4A7C15ULL ^ seq ^ n
+    cdef uint64_t a = h ^ 0xD6E8FEB86659FD93ULL, b = h ^ 0xA0761D6478BD642FULL
+    cdef uint64_t c = h ^ 0xE7037ED1A0B428DBULL, d = h ^ 0x8EBC6AF09C88C6E3ULL
     cdef uint64_t w
     cdef size_t i = 0
+    while i + 32 <= n:
+        memcpy(&w, p + i, 8)
+        a = _mix(a, w)
+        memcpy(&w, p + i + 8, 8)
+        b = _mix(b, w)
+        memcpy(&w, p + i + 16, 8)
+        c = _mix(c, w)
+        memcpy(&w, p + i + 24, 8)
+        d = _mix(d, w)
+        i += 32
+    h = _mix(_mix(_mix(_mix(h, a), b), c), d)
     while i + 8 <= n:
         memcpy(&w, p + i, 8)
-        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL
-        h ^= h >> 29
+        h = _mix(h, w)
         i += 8
     while i < n:
         h = (h ^ <unsigned char>p[i]) * 0x94D049BB133111EBULL

@@ -21,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from chopsticks._fast.payload import STAMP_MAGIC
 from chopsticks.errors import ChopsticksError
 
 SUFFIX = ".verify.npz"
 EXTRA_SUFFIX = ".extra.npz"         # a worker's part: its extra arrays, beside its raw map
+STAMP_FORMAT = "stamp_format"      # the map's blocks' stamp (its magic): another format reads as lost
 PARTS_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 
 
@@ -48,6 +50,9 @@ class VerifyMap:
                                   f"when it writes with --verify; bench rados and s3 also need --no-cleanup)") from None
         except (OSError, ValueError, KeyError) as e:
             raise ChopsticksError(f"--verify-against {result_json}: {self.path} is not a verify map ({e})") from None
+        if self.settings.pop(STAMP_FORMAT, None) != STAMP_MAGIC:
+            raise ChopsticksError(f"--verify-against {result_json}: its blocks were stamped by another chopsticks "
+                                  "version, whose stamps this one does not check")
 
     def check(self, now: dict, option_of: dict[str, str]) -> None:
         """One-line error naming the first setting (by its option) that differs from this run's."""
@@ -71,7 +76,7 @@ class VerifyMap:
 def save(path: Path, settings: dict, maps: list[tuple[np.ndarray, int]], extras: list[dict] | None = None) -> None:
     """Write the map of every worker (index order) with the run's settings, and each worker's
     extra arrays if any, atomically."""
-    arrays = {"settings": np.array(json.dumps(settings, sort_keys=True))}
+    arrays = {"settings": np.array(json.dumps({**settings, STAMP_FORMAT: STAMP_MAGIC}, sort_keys=True))}
     for i, (last_seq, writes) in enumerate(maps):
         arrays[f"w{i}_last_seq"] = last_seq
         arrays[f"w{i}_writes"] = np.uint64(writes)
