@@ -124,3 +124,12 @@ def test_rate_mode_lag_hint_tells_the_generator_from_the_in_flight_cap():
     # a CPU-bound generator is said once, by the CPU hint
     (hint,) = hints(rate_outcome([0.2, 0.3, 1.0, 2.0, 3.0, 4.0], inflight=1), [], name_of, load([[1.0]], [[1.0]]))
     assert hint.startswith("worker 0 kept its CPU busy 100%")
+
+
+def test_the_hints_median_is_numpys_on_odd_and_even_lengths():
+    from chopsticks.metrics.hints import _median
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 10, 11):
+        values = rng.integers(0, 10_000, n).astype(float)
+        assert _median(values) == np.median(values)

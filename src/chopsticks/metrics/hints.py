@@ -138,6 +138,13 @@ def _dominant_error(out: RunOutcome, name_of) -> str | None:
             + (f"; worker: {message}" if message else "") + ")" + (f": {advice}" if advice else ""))
 
 
+def _median(values: np.ndarray) -> float:
+    """The median, from a sort: np.median's first call imports numpy.ma, ~15 ms of every run's CPU."""
+    ordered = np.sort(values)
+    mid = len(ordered) // 2
+    return float(ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2)
+
+
 def _iops_collapse(out: RunOutcome) -> str | None:
     """IOPS under half of the first seconds' level from some second on."""
     own = [o for o, name in enumerate(out.op_names) if name not in out.plan.derived_ops]
@@ -145,11 +152,11 @@ def _iops_collapse(out: RunOutcome) -> str | None:
     iops = out.ts[:, out.plan.ramp_s:whole][:, :, own, TsField.OPS].sum(axis=(0, 2)).astype(float)
     if len(iops) < MIN_SECONDS:
         return None
-    level = float(np.median(iops[:FIRST_SECONDS]))
+    level = _median(iops[:FIRST_SECONDS])
     if level <= 0:
         return None
     for s in range(FIRST_SECONDS, len(iops)):
-        rest = float(np.median(iops[s:]))
+        rest = _median(iops[s:])
         if iops[s] < level / 2 and rest < level / 2:
             return (f"IOPS fell from {level:,.0f} to {rest:,.0f} (median) at second {out.plan.ramp_s + s} "
                     "and stayed down: a cache filling, PGs peering or a recovery? Compare with `ceph -s` "
