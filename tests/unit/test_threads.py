@@ -81,3 +81,21 @@ def test_finish_gives_up_on_a_stuck_thread_which_then_records_nothing():
     release.set()
     c.threads[0].join(1)
     assert rec.count("ok") == 0 and c.recorded == 0               # cut off: shared memory is never touched again
+
+
+def test_in_rate_mode_its_threads_timed_waits_end_without_slack():
+    """A rate-mode thread waits for each intended start: with Linux's default timer slack (50 µs)
+    every call started that much late; its threads run with 1 ns, a closed loop's keep what they inherit."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_get_timerslack = 30
+    slack = {}
+    for mode, extra in (("rate", {"rate": 100.0, "n_target_ops": 1}), ("closed", {})):
+        now = time.monotonic_ns()
+        c = ThreadedCalls(FakeRecorder(), {"n_ops": 2, "deadline_ns": now + 10_000 * MS, "op_timeout_ns": 0, **extra},
+                          np.zeros(1, dtype=np.int64))
+        c.start(lambda: slack.setdefault(mode, libc.prctl(pr_get_timerslack, 0, 0, 0, 0)), name=mode)
+        c.threads[-1].join(5)
+    inherited = libc.prctl(pr_get_timerslack, 0, 0, 0, 0)     # a new thread's, from this one (50 µs by default)
+    assert inherited > 1 and slack == {"rate": 1, "closed": inherited}

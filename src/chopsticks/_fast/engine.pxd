@@ -16,6 +16,7 @@ cimport numpy as cnp
 from chopsticks._fast.histogram cimport (Recorder, init_recorder, record_ok, record_error, record_stall,
                                         record_gauges, now_ns)
 from chopsticks._fast.payload cimport splitmix64
+from chopsticks._fast.events cimport prctl, PR_SET_TIMERSLACK
 
 cdef enum:
     ARRIVALS_UNIFORM = 0
@@ -23,6 +24,7 @@ cdef enum:
     SCAN_EVERY_NS = 100000000    # stall scans and in-flight gauges: every 100 ms
     IDLE_WAIT_NS = 100000000     # closed loop: the longest a loop blocks waiting for completions
     LATE_NS = 1000000            # an op submitted more than 1 ms after its intended start is late
+    RATE_TIMER_SLACK_NS = 1      # rate mode: a timed wait ends on time, not up to 50 µs after (Linux's default slack)
 
 
 cdef struct RunSpec:             # the run as every loop sees it
@@ -81,8 +83,17 @@ cdef inline int init_control(LoopControl *c, cnp.uint64_t[::1] hist, cnp.int64_t
     c.submitting = True
     c.budget = c.spec.ops_limit
     start_schedule(c, c.spec.rate, c.spec.arrivals, c.spec.seed, c.spec.first_due_ns)
+    if c.spec.rate > 0:
+        precise_timed_waits()
     c.last_scan_ns = now_ns()
     return 0
+
+
+cdef inline void precise_timed_waits() noexcept nogil:
+    """Rate mode, in each thread that waits for intended starts: its timed waits end on time. With
+    Linux's default timer slack (50 µs) every op started ~55 µs late, and that lag is in its
+    response time (bench null --rate 3000: p50 59 µs, 17 µs without the slack)."""
+    prctl(PR_SET_TIMERSLACK, <unsigned long>RATE_TIMER_SLACK_NS, 0, 0, 0)
 
 
 cdef inline void start_schedule(LoopControl *c, double rate, int arrivals, uint64_t seed, double first_due_ns) noexcept nogil:

@@ -1,5 +1,6 @@
-# Declarations from <sys/eventfd.h> and <poll.h> used by the completion loops (rbd, rados), grouped
-# by header. Nothing else. (<time.h>'s timespec comes from Cython's own posix.time.)
+# Declarations from <sys/eventfd.h> and <poll.h> used by the completion loops (rbd, rados) to wait,
+# and from <sys/prctl.h> for how precisely a thread's timed waits end, grouped by header. Nothing
+# else. (<time.h>'s timespec comes from Cython's own posix.time.)
 from posix.time cimport timespec
 
 cdef extern from "<sys/eventfd.h>" nogil:
@@ -13,3 +14,7 @@ cdef extern from "<poll.h>" nogil:
         short revents
     int ppoll(pollfd *fds, unsigned long nfds, const timespec *timeout, const void *sigmask)
     enum: POLLIN
+
+cdef extern from "<sys/prctl.h>" nogil:
+    int prctl(int option, ...)
+    enum: PR_SET_TIMERSLACK

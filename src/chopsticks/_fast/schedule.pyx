@@ -4,6 +4,7 @@ intended starts a compiled loop follows (_fast/engine.pxd), one after another.""
 from libc.stdint cimport uint64_t
 
 from chopsticks._fast.engine cimport LoopControl, start_schedule, begin_op
+from chopsticks._fast.engine cimport precise_timed_waits as _precise_timed_waits
 
 
 cdef class Schedule:
@@ -20,6 +21,12 @@ cdef class Schedule:
     def next(self) -> int:
         """The next intended start (CLOCK_MONOTONIC ns, or ns from 0)."""
         return begin_op(&self.ctl, 0)
+
+
+def precise_timed_waits():
+    """Make the calling thread's timed waits end on time (a Python thread that waits for intended
+    starts; the compiled loops do it themselves): see _fast/engine.pxd."""
+    _precise_timed_waits()
 
 
 def intended_starts(double rate, int arrivals, uint64_t seed, int n):

@@ -15,13 +15,21 @@ stuck in a call is one stalled call, and a task stuck between calls (a sleep, a 
 stalled task; an activity's age runs from its start or from the end of its last inner call."""
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import Callable
 
+from chopsticks._fast.schedule import precise_timed_waits
+
 SAMPLE_NS = 100_000_000             # in-flight gauges and the stall check, as the compiled loops do
 END_GRACE_NS = 500_000_000          # after stop + op-timeout, before giving up on calls in flight
 CLOSE_GRACE_NS = 3_000_000_000      # close() (cleanup) ends by stop + op-timeout + this, < DRAIN_GRACE_S
+
+
+def _with_precise_timed_waits(target: Callable, *args) -> None:
+    precise_timed_waits()
+    target(*args)
 
 
 class Activity:
@@ -129,6 +137,8 @@ class ThreadedCalls:
     # --- for the session's main thread ----------------------------------------------------------
 
     def start(self, target: Callable, *args, name: str) -> None:
+        if self.n_target_ops:               # rate mode: the thread waits for intended starts
+            target = functools.partial(_with_precise_timed_waits, target)
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         self.threads.append(thread)
         thread.start()
