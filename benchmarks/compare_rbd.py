@@ -47,6 +47,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--pin-fio", metavar="CPUS",
                    help="run fio and rbd bench under taskset -c CPUS (chopsticks pins each worker, and so its "
                         "librados threads, to one CPU)")
+    p.add_argument("--rate", type=int,
+                   help="ops/s over all processes for both tools (fio rate_iops per job, chopsticks --rate): CPU "
+                        "per op at the same offered load, apart from how much a faster run batches its completions")
     p.add_argument("--no-precondition", dest="precondition", action="store_false",
                    help="skip filling the image once with 4 MiB sequential writes before the rounds")
     p.add_argument("--json-out", help="save every run's figures here")
@@ -78,6 +81,9 @@ def tools_for(args, rw: str, bs: int) -> dict:
     fio_iops = {}
     job = {"rw": rw, "bs": bs, "iodepth": args.iodepth, "numjobs": args.procs, "time_based": 1,
            "runtime": args.duration}
+    rate = ["--rate", str(args.rate)] if args.rate else []
+    if args.rate:
+        job["rate_iops"] = max(1, args.rate // args.procs)
 
     def fio(rnd: int) -> dict:
         rec = fio_rbd(args, **job)
@@ -91,7 +97,7 @@ def tools_for(args, rw: str, bs: int) -> dict:
         def run(rnd: int) -> dict:
             cmd = ["rbd", "--conf", args.conf, "--id", args.id, "--pool", args.pool, "--image", args.image,
                    "--bs", str(bs), "--iodepth", str(args.iodepth), "--procs", str(args.procs), "--pin", pin,
-                   "--rw", rw, "--duration", f"{args.duration}s", "--no-save"] + (["--rbd-cache"] if args.rbd_cache else [])
+                   "--rw", rw, "--duration", f"{args.duration}s", "--no-save", *rate] + (["--rbd-cache"] if args.rbd_cache else [])
             rec = run_chopsticks(cmd + (["--keyring", args.keyring] if args.keyring else []))
             return {**rec, "tool": "chopsticks" if len(pins) == 1 else f"chopsticks pin={pin}"}
         return run
@@ -156,7 +162,8 @@ def main() -> None:
     except ToolFailed as e:
         sys.exit(str(e))
     print(f"\n{args.pool}/{args.image}, bs {bs} B, iodepth {args.iodepth}, procs {args.procs}, "
-          f"{args.duration}s × {args.rounds} rounds, fio pinned to {args.pin_fio or 'nothing'}; "
+          f"{args.duration}s × {args.rounds} rounds, fio pinned to {args.pin_fio or 'nothing'}, "
+          f"{f'rate {args.rate:,} ops/s' if args.rate else 'closed loop'}; "
           "CPU µs/op = user+sys of the whole process tree / ops")
     for rw, records in results.items():
         print("\n" + report(rw, records))
