@@ -22,6 +22,7 @@ from chopsticks._fast.verify cimport (Verifier, init_verifier, start_from, free_
 from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, unsubmit, wait_ns,
                                      record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)
 from chopsticks._fast.payload cimport alloc_aligned, fill, stamp, splitmix64, PATTERN_RANDOM
+from chopsticks._fast.mix cimport Mix, set_mix as _set_mix, pick_op
 from chopsticks._fast.events cimport eventfd, EFD_CLOEXEC, pollfd, ppoll, POLLIN, timespec
 
 cdef extern from *:
@@ -68,13 +69,6 @@ cdef struct Slot:
     int notify_fd
     int op
     int stalled
-
-
-cdef struct Mix:
-    int n
-    int op[N_OPS]
-    uint64_t upto[N_OPS]         # cumulative weights
-    uint64_t total
 
 
 cdef struct Load:
@@ -321,31 +315,9 @@ cdef class ObjectLoad:
 
 cdef int set_mix(Load *L, list mix) except -1:
     """The ops of the next pass, [(op index, weight)]."""
-    cdef int i
-    if not 0 < len(mix) <= N_OPS:
-        raise ValueError("mix needs 1 to 4 operations")
-    L.mix.n, L.mix.total = len(mix), 0
-    for i, (op, weight) in enumerate(mix):
-        if not 0 <= op < N_OPS:
-            raise ValueError(f"no op {op}")
-        L.mix.total += weight
-        L.mix.op[i], L.mix.upto[i] = op, L.mix.total
-    if L.mix.total == 0:
-        raise ValueError("mix weights add up to 0")
+    _set_mix(&L.mix, mix, N_OPS)
     L.delete_only = len(mix) == 1 and mix[0][0] == OP_DELETE
     return 0
-
-
-cdef int pick_op(Load *L) noexcept nogil:
-    cdef uint64_t x
-    cdef int i
-    if L.mix.n == 1:
-        return L.mix.op[0]
-    x = splitmix64(&L.rng) % L.mix.total
-    for i in range(L.mix.n):
-        if x < L.mix.upto[i]:
-            return L.mix.op[i]
-    return L.mix.op[L.mix.n - 1]
 
 
 cdef uint64_t pick_object(Load *L) noexcept nogil:
@@ -365,7 +337,7 @@ cdef uint64_t pick_object(Load *L) noexcept nogil:
 cdef int submit(Load *L, Slot *s) noexcept nogil:
     """Start the next operation in slot s: 0, or the errno of a failed submission."""
     cdef int r
-    cdef int op = pick_op(L)
+    cdef int op = pick_op(&L.mix, &L.rng)
     cdef uint64_t obj = pick_object(L)
     cdef const char *name = L.names + obj * L.name_stride
     if op != OP_WRITE and not L.exists[obj]:

@@ -3,6 +3,7 @@ from libc.stdint cimport uint64_t, int64_t
 cimport numpy as cnp
 from chopsticks._fast.engine cimport LoopControl
 from chopsticks._fast.verify cimport Verifier
+from chopsticks._fast.mix cimport Mix, set_mix, pick_op
 
 cdef enum:
     PATH_BYTES = 1280            # an object's path: base + serial
@@ -30,12 +31,6 @@ cdef enum:
     OP_TLS_HANDSHAKE = 7         # the TLS handshake an operation had to make first
     OP_PUT_PART = 8              # one part of a multipart PUT
     N_S3_OPS = 5
-
-cdef struct Mix:
-    int n
-    int op[N_S3_OPS]
-    uint64_t upto[N_S3_OPS]      # cumulative weights
-    uint64_t total
 
 cdef enum UploadStep:            # which request of a multipart PUT a connection has in flight
     NOT_MULTIPART

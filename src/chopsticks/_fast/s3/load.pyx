@@ -13,15 +13,6 @@ METHOD[OP_HEAD] = b"HEAD"
 METHOD[OP_LIST] = b"GET"
 
 
-cdef int pick_op(Load *L) noexcept nogil:
-    cdef uint64_t x = splitmix64(&L.rng) % L.mix.total
-    cdef int i
-    for i in range(L.mix.n):
-        if x < L.mix.upto[i]:
-            return L.mix.op[i]
-    return L.mix.op[L.mix.n - 1]
-
-
 cdef void object_path(Load *L, Slot *s) noexcept nogil:
     cdef Buf b = buf_of(s.path, PATH_BYTES)
     put(&b, L.base, L.base_len)
@@ -105,7 +96,7 @@ cdef Step issue(Load *L, Conn *c, uint64_t now) noexcept nogil:
     """Build and start the next operation on idle connection c (one the skeleton lets start now)."""
     cdef Slot *s = &L.slots[c.index]
     cdef Req r
-    cdef int op = pick_op(L)
+    cdef int op = pick_op(&L.mix, &L.rng)
     if L.n_existing and op != OP_GET and op != OP_HEAD:
         return RETIRE                    # an existing data set is only ever read
     if (op == OP_GET or op == OP_HEAD or op == OP_DELETE) and s.nkeys == 0 and not L.n_existing:
@@ -693,17 +684,8 @@ cdef class S3Load:
 
     cdef int _set_mix(self, list mix) except -1:
         """The operations of the next pass, [(op index, weight)]."""
-        cdef Load *L = &self.load
-        cdef int i
-        if not 0 < len(mix) <= N_S3_OPS:
-            raise ValueError("mix needs 1 to 5 operations")
-        L.mix.n, L.mix.total = len(mix), 0
-        for i, (op, weight) in enumerate(mix):
-            L.mix.total += weight
-            L.mix.op[i], L.mix.upto[i] = op, L.mix.total
-        if L.mix.total == 0:
-            raise ValueError("mix weights add up to 0")
-        L.delete_only = len(mix) == 1 and mix[0][0] == OP_DELETE
+        set_mix(&self.load.mix, mix, N_S3_OPS)
+        self.load.delete_only = len(mix) == 1 and mix[0][0] == OP_DELETE
         return 0
 
     cdef dict _pass(self, cnp.uint64_t[::1] hist, cnp.int64_t[::1] ts, cnp.int64_t[::1] errors,
