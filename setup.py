@@ -30,7 +30,7 @@ def ext(name: str, **kw) -> Extension:
     )
 
 
-extensions = [ext("histogram"), ext("payload"), ext("iogen"), ext("null_loop"), ext("schedule")]
+extensions = [ext("histogram"), ext("payload"), ext("object_verifier"), ext("iogen"), ext("null_loop"), ext("schedule")]
 if _has_header("rbd/librbd.h") and _has_header("rados/librados.h"):
     extensions.append(ext("rbd_loop", libraries=["rbd", "rados"]))
 if _has_header("rados/librados.h"):

@@ -1,8 +1,9 @@
-"""_fast/payload.pyx ObjectVerifier: --verify for the Python drivers' whole objects, with the
+"""_fast/object_verifier.pyx ObjectVerifier: --verify for the Python drivers' whole objects, with the
 compiled loops' stamps (payload.pxd) and check (verify.pxd)."""
 import numpy as np
 
-from chopsticks._fast.payload import STAMP_LAYOUT, ObjectVerifier, make_payload, read_stamp
+from chopsticks._fast.object_verifier import ObjectVerifier
+from chopsticks._fast.payload import STAMP_LAYOUT, make_payload, read_stamp
 
 SHIFT = STAMP_LAYOUT["seq_worker_shift"]
 OBJECT_SHIFT = STAMP_LAYOUT["object_shift"]

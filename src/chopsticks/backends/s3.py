@@ -7,7 +7,7 @@ A call stuck past --op-timeout (a gateway that stopped answering) does not hold 
 backends/threads.py for how the end is bounded. Set-up (bucket check, prefill) and cleanup report
 a failure in one line of their own, not through the drivers' per-error log lines.
 
---verify: every PUT body is a stamped copy of the payload (_fast/payload.pyx ObjectVerifier: the
+--verify: every PUT body is a stamped copy of the payload (_fast/object_verifier.pyx ObjectVerifier: the
 object's index and the worker's write seq in every 4 KiB block), every GET body is checked against
 its stamps and the object's last completed write; stamping and checking stay outside the op's
 timing, as in the compiled loops. A --verify run that writes and keeps its objects keeps a verify
@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from chopsticks._fast.histogram import SlotRecorder
-from chopsticks._fast.payload import STAMP_LAYOUT, ObjectVerifier, make_payload
+from chopsticks._fast.object_verifier import ObjectVerifier
+from chopsticks._fast.payload import STAMP_LAYOUT, make_payload
 from chopsticks._fast.schedule import Schedule
 from chopsticks.backends import verify_map
 from chopsticks.backends.block import seq_text, verify_text
