@@ -98,12 +98,19 @@ def run_chopsticks(args: list[str], cpus: str | None = None) -> dict:
                    errors=total["errors"], stalled=total["stalled"], partial=doc["partial"], notes=doc["notes"])
 
 
-def alternate(tools: dict[str, Callable[[int], dict]], rounds: int, label: str) -> list[dict]:
-    """Run every tool once per round, in the given order (A B A B ...); each callable gets the
-    round number and returns a record. Progress goes to stderr."""
+def alternate(tools: dict[str, Callable[[int], dict]], rounds: int, label: str, warmup: bool = True) -> list[dict]:
+    """Run every tool once per round, the given order in odd rounds and the reverse in even ones
+    (A B, B A, A B, ...), so that neither always follows the other; each callable gets the round
+    number and returns a record. With `warmup`, the first tool runs once before round 1 and its
+    figures are dropped: the first run after an idle cluster (or another kind of load) was up to
+    1.5 × faster than the rounds after it, whichever tool it was. Progress goes to stderr."""
     records = []
+    if warmup:
+        rec = next(iter(tools.values()))(0)
+        print(f"  {label} warm-up    {next(iter(tools)):<10} {rec['iops']:>14,.0f} ops/s  (dropped)", file=sys.stderr)
     for rnd in range(1, rounds + 1):
-        for name, run in tools.items():
+        order = list(tools.items()) if rnd % 2 else list(reversed(tools.items()))
+        for name, run in order:
             rec = {**run(rnd), "round": rnd}
             print(f"  {label} round {rnd} {name:<10} {rec['iops']:>14,.0f} ops/s  "
                   f"{rec['cpu_us_per_op']:8.2f} CPU µs/op", file=sys.stderr)

@@ -43,7 +43,7 @@ def parse_args() -> argparse.Namespace:
                    help="run chopsticks with --rbd-cache (flush after open, like plain fio and rbd bench)")
     p.add_argument("--rbd-bench", action="store_true",
                    help="add `rbd bench` (one process, io-threads = iodepth × procs, io-total sized from the "
-                        "round's fio IOPS × duration)")
+                        "latest fio run's IOPS × duration)")
     p.add_argument("--pin-fio", metavar="CPUS",
                    help="run fio and rbd bench under taskset -c CPUS (chopsticks pins each worker, and so its "
                         "librados threads, to one CPU)")
@@ -104,7 +104,7 @@ def tools_for(args, rw: str, bs: int) -> dict:
 
     def rbd_bench(rnd: int) -> dict:
         io_type, pattern = RBD_BENCH_IO[rw]
-        io_total = max(1, round(fio_iops[rnd] * args.duration)) * bs
+        io_total = max(1, round(fio_iops[max(fio_iops)] * args.duration)) * bs     # fio's latest (even rounds run it last)
         cmd = ["rbd", "bench", "--io-type", io_type, "--io-pattern", pattern, "--io-size", str(bs),
                "--io-threads", str(args.iodepth * args.procs), "--io-total", str(io_total),
                f"{args.pool}/{args.image}"]
