@@ -76,3 +76,13 @@ def kill_one_worker_once_running(proc: subprocess.Popen, n_workers: int) -> int:
 
 def load_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def blocks_checked(message: str) -> int:
+    """The blocks a worker's --verify result line says it checked ("... 2,048 blocks checked ...")."""
+    return int(message.split(" blocks checked")[0].split()[-1].replace(",", ""))
+
+
+def checked_blocks(doc) -> int:
+    """The blocks every worker of a --verify run checked."""
+    return sum(blocks_checked(w["message"]) for w in doc["workers"])

@@ -6,7 +6,7 @@ import uuid
 
 import boto3
 
-from helpers.engine_cli import bench, load_json
+from helpers.engine_cli import bench, checked_blocks, load_json
 
 
 def client(lab):
@@ -52,5 +52,52 @@ def run(config, out, *args, procs=2, concurrency=2):
     return r, load_json(out) if out.exists() else None
 
 
-def checked_blocks(doc) -> int:
-    return sum(int(w["message"].split(" blocks checked")[0].split()[-1].replace(",", "")) for w in doc["workers"])
+
+
+def summary_rows(doc) -> dict:
+    return {row["op"]: row for row in doc["summary"]}
+
+
+def round_trip_reads_clean(lab, config, tmp_path):
+    """A --verify --no-cleanup PUT run of 16 objects (2 workers × 8), then a GET run against its map
+    reading them clean: 50 GETs, each checking its one 4 KiB block, nothing prefilled, nothing
+    removed, no map of its own kept. Returns the first run's verify map."""
+    import numpy as np
+
+    r, _ = run(config, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "64k")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"wrote {tmp_path / 'r1.verify.npz'}" in r.stdout and object_count(lab, config) == 16
+    r, doc = run(config, tmp_path / "r2.json", "--op", "get", "--verify-against", tmp_path / "r1.json",
+                 "--io-total", "200k")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = summary_rows(doc)
+    assert doc["errors_by_kind"] == {} and rows["get"]["ops"] == 50 and "put" not in rows
+    assert checked_blocks(doc) == 50                                # every GET: its one 4 KiB block
+    assert all(" 0 never written" in w["message"] and " 0 failed" in w["message"] for w in doc["workers"])
+    assert object_count(lab, config) == 16          # nothing prefilled, and --cleanup left the earlier ones
+    assert not (tmp_path / "r2.verify.npz").exists()                # a run that only reads keeps no map
+    return np.load(tmp_path / "r1.verify.npz")
+
+
+def mixed_run_chains_its_map(lab, config, tmp_path, io_total: str) -> dict:
+    """A --verify --no-cleanup PUT run of 16 objects; a mixed run against its map (put 40, get 30,
+    delete 20, head 10) that keeps its own map, of exactly the objects left; a GET run against that
+    chained map reading clean. Returns the mixed run's summary rows and its map."""
+    import numpy as np
+
+    r, _ = run(config, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "64k")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r, doc = run(config, tmp_path / "r2.json", "--op", "mixed", "--mix", "put=40,get=30,delete=20,head=10",
+                 "--verify-against", tmp_path / "r1.json", "--no-cleanup", "--io-total", io_total)
+    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
+    mixed = summary_rows(doc)
+    assert mixed["delete"]["ops"] > 0 and checked_blocks(doc) >= mixed["get"]["ops"] > 0
+    chained = np.load(tmp_path / "r2.verify.npz")
+    left = sum(np.count_nonzero(chained[f"w{i}_last_seq"]) for i in range(2))
+    assert left == object_count(lab, config)                        # the map holds every object there, no more
+    r, doc = run(config, tmp_path / "r3.json", "--op", "get", "--verify-against", tmp_path / "r2.json",
+                 "--io-total", "200k")
+    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
+    assert checked_blocks(doc) == summary_rows(doc)["get"]["ops"] > 0
+    assert all(" 0 never written" in w["message"] for w in doc["workers"])
+    return mixed, chained

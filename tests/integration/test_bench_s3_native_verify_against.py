@@ -8,7 +8,8 @@ any load, both ways."""
 import numpy as np
 import pytest
 
-from helpers.s3_verify import bucket_of, checked_blocks, client, config_file, object_count, own_bucket, run
+from helpers.s3_verify import (bucket_of, checked_blocks, client, config_file, mixed_run_chains_its_map,
+                               object_count, own_bucket, round_trip_reads_clean, run)
 
 ceph = pytest.mark.ceph
 
@@ -24,11 +25,7 @@ def configs(lab, tmp_path):
 
 @ceph
 def test_a_native_run_reads_the_earlier_runs_objects_clean(lab, configs, tmp_path):
-    native = configs["native"]
-    r, _ = run(native, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "64k")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert f"wrote {tmp_path / 'r1.verify.npz'}" in r.stdout and object_count(lab, native) == 16
-    earlier = np.load(tmp_path / "r1.verify.npz")
+    earlier = round_trip_reads_clean(lab, configs["native"], tmp_path)
     for w in range(2):                  # 8 objects a worker, serials 1 .. 8, each written once
         assert sorted(earlier[f"w{w}_last_seq"].tolist()) == [0] + [w << 44 | s for s in range(1, 9)]
         assert earlier[f"w{w}_sizes"].tolist() == [0] + [4096] * 8 and int(earlier[f"w{w}_writes"]) == 8
@@ -36,38 +33,14 @@ def test_a_native_run_reads_the_earlier_runs_objects_clean(lab, configs, tmp_pat
         # (whichever was free: how many each took depends on timing)
         threads = earlier[f"w{w}_threads"].tolist()
         assert threads[0] == -1 and len(threads) == 9 and set(threads[1:]) <= {0, 1}
-    r, doc = run(native, tmp_path / "r2.json", "--op", "get", "--verify-against", tmp_path / "r1.json",
-                 "--io-total", "200k")
-    assert r.returncode == 0, r.stdout + r.stderr
-    rows = {row["op"]: row for row in doc["summary"]}
-    assert doc["errors_by_kind"] == {} and rows["get"]["ops"] == 50 and "put" not in rows
-    assert checked_blocks(doc) == 50                                # every GET: its one 4 KiB block
-    assert all(" 0 never written" in w["message"] and " 0 failed" in w["message"] for w in doc["workers"])
-    assert object_count(lab, native) == 16      # nothing prefilled, and --cleanup left the earlier ones
-    assert not (tmp_path / "r2.verify.npz").exists()                # a run that only reads keeps no map
 
 
 @ceph
 def test_a_mixed_native_run_chains_a_map_of_what_it_left(lab, configs, tmp_path):
-    native = configs["native"]
-    r, _ = run(native, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "64k")
-    assert r.returncode == 0, r.stdout + r.stderr
-    r, doc = run(native, tmp_path / "r2.json", "--op", "mixed", "--mix", "put=40,get=30,delete=20,head=10",
-                 "--verify-against", tmp_path / "r1.json", "--no-cleanup", "--io-total", "400k")
-    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
-    rows = {row["op"]: row for row in doc["summary"]}
-    assert rows["delete"]["ops"] > 0 and rows["put"]["ops"] > 16 and checked_blocks(doc) >= rows["get"]["ops"] > 0
-    chained = np.load(tmp_path / "r2.verify.npz")
+    mixed, chained = mixed_run_chains_its_map(lab, configs["native"], tmp_path, "400k")
+    assert mixed["put"]["ops"] > 16
     # each PUT (the first 8 of a worker rewrite its earlier objects) took the worker's next write number
-    assert sum(int(chained[f"w{w}_writes"]) for w in range(2)) == 16 + rows["put"]["ops"]
-    left = sum(np.count_nonzero(chained[f"w{i}_last_seq"]) for i in range(2))
-    assert left == object_count(lab, native)                        # the map holds every object there, no more
-    r, doc = run(native, tmp_path / "r3.json", "--op", "get", "--verify-against", tmp_path / "r2.json",
-                 "--io-total", "200k")
-    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
-    rows = {row["op"]: row for row in doc["summary"]}
-    assert checked_blocks(doc) == rows["get"]["ops"] > 0
-    assert all(" 0 never written" in w["message"] for w in doc["workers"])
+    assert sum(int(chained[f"w{w}_writes"]) for w in range(2)) == 16 + mixed["put"]["ops"]
 
 
 @ceph

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from chopsticks._fast.payload import STAMP_LAYOUT, verify_block
-from helpers.s3_verify import bucket_of, checked_blocks, client, config_file, object_count, own_bucket, run
+from helpers.s3_verify import (bucket_of, checked_blocks, client, config_file, mixed_run_chains_its_map,
+                               object_count, own_bucket, round_trip_reads_clean, run)
 
 
 @pytest.fixture
@@ -19,37 +20,11 @@ def config(lab, tmp_path):
 
 
 def test_a_run_reads_the_earlier_runs_objects_clean(lab, config, tmp_path):
-    r, doc = run(config, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "64k")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert f"wrote {tmp_path / 'r1.verify.npz'}" in r.stdout and object_count(lab, config) == 16
-    r, doc = run(config, tmp_path / "r2.json", "--op", "get", "--verify-against", tmp_path / "r1.json",
-                 "--io-total", "200k")
-    assert r.returncode == 0, r.stdout + r.stderr
-    rows = {row["op"]: row for row in doc["summary"]}
-    assert doc["errors_by_kind"] == {} and rows["get"]["ops"] == 50 and "put" not in rows
-    assert checked_blocks(doc) == 50                                # every GET: its one 4 KiB block
-    assert all(" 0 never written" in w["message"] and " 0 failed" in w["message"] for w in doc["workers"])
-    assert object_count(lab, config) == 16          # nothing prefilled, and --cleanup left the earlier ones
-    assert not (tmp_path / "r2.verify.npz").exists()                # a run that only reads keeps no map
+    round_trip_reads_clean(lab, config, tmp_path)
 
 
 def test_a_mixed_run_against_the_first_chains_a_map_of_what_it_left(lab, config, tmp_path):
-    r, _ = run(config, tmp_path / "r1.json", "--op", "put", "--verify", "--no-cleanup", "--io-total", "64k")
-    assert r.returncode == 0, r.stdout + r.stderr
-    r, doc = run(config, tmp_path / "r2.json", "--op", "mixed", "--mix", "put=40,get=30,delete=20,head=10",
-                 "--verify-against", tmp_path / "r1.json", "--no-cleanup", "--io-total", "240k")
-    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
-    rows = {row["op"]: row for row in doc["summary"]}
-    assert rows["delete"]["ops"] > 0 and checked_blocks(doc) >= rows["get"]["ops"] > 0
-    chained = np.load(tmp_path / "r2.verify.npz")
-    left = sum(np.count_nonzero(chained[f"w{i}_last_seq"]) for i in range(2))
-    assert left == object_count(lab, config)                        # the map holds every object there, no more
-    r, doc = run(config, tmp_path / "r3.json", "--op", "get", "--verify-against", tmp_path / "r2.json",
-                 "--io-total", "200k")
-    assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
-    rows = {row["op"]: row for row in doc["summary"]}
-    assert checked_blocks(doc) == rows["get"]["ops"] > 0
-    assert all(" 0 never written" in w["message"] for w in doc["workers"])
+    mixed_run_chains_its_map(lab, config, tmp_path, "240k")
 
 
 def test_a_lost_write_is_found_stale_where_plain_verify_finds_nothing(lab, config, tmp_path):

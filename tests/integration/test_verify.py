@@ -4,7 +4,7 @@ import pytest
 
 from chopsticks._fast.payload import verify_block
 from chopsticks.ceph import import_ceph_module
-from helpers.engine_cli import bench, load_json
+from helpers.engine_cli import bench, blocks_checked, load_json
 
 pytestmark = pytest.mark.ceph
 IMAGE = "verify"
@@ -37,7 +37,7 @@ def test_write_then_verify_and_a_second_run_verifies_clean(lab, tmp_path):
     rows = {row["op"]: row for row in doc["summary"]}
     assert rows["write"]["ops"] == rows["read"]["ops"] == SPAN // 4096     # one pass each, over the slices
     assert all("0 failed" in m and "0 never written" in m for m in reports(doc)), reports(doc)
-    assert sum(int(m.split(" blocks checked")[0].split()[-1].replace(",", "")) for m in reports(doc)) == SPAN // 4096
+    assert sum(blocks_checked(m) for m in reports(doc)) == SPAN // 4096
     # A later run reading the same range with --verify finds every block as written.
     r, doc = run(lab, tmp_path, "--rw", "randread", "--verify", "-t", "2s", name="again.json")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -91,4 +91,4 @@ def test_rados_objects_are_verified_and_a_changed_object_is_caught(lab, tmp_path
     assert doc["errors_by_kind"]["read"]["verify"] >= 1
     message = doc["workers"][0]["message"]
     assert "corrupt at offset 0" in message and " 0 never written" in message
-    assert int(message.split(" blocks checked")[0].split()[-1].replace(",", "")) > 100
+    assert blocks_checked(message) > 100

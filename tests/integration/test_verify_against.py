@@ -1,12 +1,13 @@
 """--verify-against (issue #14): a run goes on from an earlier run's verify map (kept beside its JSON
 result), so its reads also catch what --verify alone cannot: a block holding an older, valid write
 than the earlier run's last one there (stale)."""
+import contextlib
 import uuid
 
 import pytest
 
 from chopsticks.ceph import import_ceph_module
-from helpers.engine_cli import bench, load_json
+from helpers.engine_cli import bench, checked_blocks, load_json
 
 pytestmark = pytest.mark.ceph
 SPAN = 8 << 20
@@ -37,8 +38,13 @@ def rbd_run(lab, image, tmp_path, name, *args, keep=("--no-save",)):
     return r, load_json(out) if out.exists() else None
 
 
-def checked(doc) -> int:
-    return sum(int(w["message"].split(" blocks checked")[0].split()[-1].replace(",", "")) for w in doc["workers"])
+@contextlib.contextmanager
+def lab_image(lab, image):
+    """The image through python3-rbd, behind chopsticks' back."""
+    rados, rbd = import_ceph_module("rados"), import_ceph_module("rbd")
+    with rados.Rados(conffile=str(lab.conf), conf={"keyring": str(lab.keyring)}) as cluster:
+        with cluster.open_ioctx(lab.pool) as ioctx, rbd.Image(ioctx, image) as img:
+            yield img
 
 
 def test_a_run_reads_clean_against_the_run_that_wrote(lab, image, tmp_path):
@@ -49,38 +55,34 @@ def test_a_run_reads_clean_against_the_run_that_wrote(lab, image, tmp_path):
     r, doc = rbd_run(lab, image, tmp_path, "r.json", "--rw", "read",
                      "--verify-against", run_dir_map.parent / "result.json")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert doc["errors_by_kind"] == {} and checked(doc) == BLOCKS
+    assert doc["errors_by_kind"] == {} and checked_blocks(doc) == BLOCKS
     assert all(" 0 never written" in w["message"] and " 0 failed" in w["message"] for w in doc["workers"])
     assert not (tmp_path / "r.verify.npz").exists()         # a run that only reads keeps no map
 
 
 def test_a_lost_write_is_found_stale_where_plain_verify_finds_nothing(lab, image, tmp_path):
-    rados, rbd = import_ceph_module("rados"), import_ceph_module("rbd")
     r, _ = rbd_run(lab, image, tmp_path, "1.json", "--rw", "write", "--verify")
     assert r.returncode == 0, r.stdout + r.stderr
-    with rados.Rados(conffile=str(lab.conf), conf={"keyring": str(lab.keyring)}) as cluster:
-        with cluster.open_ioctx(lab.pool) as ioctx, rbd.Image(ioctx, image) as img:
-            old = img.read(STALE_OFFSET, 4096)
-            r, _ = rbd_run(lab, image, tmp_path, "2.json", "--rw", "write", "--verify-against", tmp_path / "1.json")
-            assert r.returncode == 0, r.stdout + r.stderr
-            img.write(old, STALE_OFFSET)                    # the second run's write there is lost
+    with lab_image(lab, image) as img:
+        old = img.read(STALE_OFFSET, 4096)
+        r, _ = rbd_run(lab, image, tmp_path, "2.json", "--rw", "write", "--verify-against", tmp_path / "1.json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        img.write(old, STALE_OFFSET)                        # the second run's write there is lost
     r, doc = rbd_run(lab, image, tmp_path, "3.json", "--rw", "read", "--verify-against", tmp_path / "2.json")
     assert r.returncode == 4, r.stdout + r.stderr
     assert doc["errors_by_kind"] == {"read": {"verify": 1}}
     # Worker 0 wrote block 5 as its write 6 in the first run and 1024 + 6 in the second.
     assert f"stale at offset {STALE_OFFSET} (expected write w0#1030, found w0#6)" in doc["workers"][0]["message"]
-    assert checked(doc) == BLOCKS - 1
+    assert checked_blocks(doc) == BLOCKS - 1
     r, doc = rbd_run(lab, image, tmp_path, "4.json", "--rw", "read", "--verify")
     assert r.returncode == 0 and doc["errors_by_kind"] == {}, r.stdout + r.stderr
 
 
 def test_a_block_the_earlier_run_wrote_without_a_stamp_is_lost(lab, image, tmp_path):
-    rados, rbd = import_ceph_module("rados"), import_ceph_module("rbd")
     r, _ = rbd_run(lab, image, tmp_path, "1.json", "--rw", "write", "--verify")
     assert r.returncode == 0, r.stdout + r.stderr
-    with rados.Rados(conffile=str(lab.conf), conf={"keyring": str(lab.keyring)}) as cluster:
-        with cluster.open_ioctx(lab.pool) as ioctx, rbd.Image(ioctx, image) as img:
-            img.write(bytes(4096), SPAN - 4096)             # worker 1's last block: zeroes, no stamp
+    with lab_image(lab, image) as img:
+        img.write(bytes(4096), SPAN - 4096)                 # worker 1's last block: zeroes, no stamp
     r, doc = rbd_run(lab, image, tmp_path, "2.json", "--rw", "read", "--verify-against", tmp_path / "1.json")
     assert r.returncode == 4 and doc["errors_by_kind"] == {"read": {"verify": 1}}, r.stdout + r.stderr
     assert f"lost at offset {SPAN - 4096} (expected write w1#1024, found -)" in doc["workers"][1]["message"]
@@ -132,7 +134,7 @@ def test_rados_objects_read_clean_and_a_lost_write_is_stale(lab, tmp_path):
     assert r.returncode == 0 and (tmp_path / "1.verify.npz").is_file(), r.stdout + r.stderr
     r, doc = run("2.json", "--op", "read", "--verify-against", tmp_path / "1.json", "--no-cleanup")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert checked(doc) == OBJECTS and " 0 never written" in doc["workers"][0]["message"]
+    assert checked_blocks(doc) == OBJECTS and " 0 never written" in doc["workers"][0]["message"]
     with rados.Rados(conffile=str(lab.conf), conf={"keyring": str(lab.keyring)}) as cluster:
         with cluster.open_ioctx(lab.pool) as ioctx:
             old = ioctx.read(f"{prefix}.0.3", 4096)
@@ -159,4 +161,4 @@ def test_rados_a_prefilled_run_keeps_every_object_in_its_map(lab, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     rows = {row["op"]: row for row in doc["summary"]}
     assert rows["read"]["ops"] == OBJECTS and rows.get("write", {"ops": 0})["ops"] == 0, rows
-    assert checked(doc) == OBJECTS and " 0 never written" in doc["workers"][0]["message"]
+    assert checked_blocks(doc) == OBJECTS and " 0 never written" in doc["workers"][0]["message"]
