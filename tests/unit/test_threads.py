@@ -29,7 +29,7 @@ class FakeRecorder:
     def gauges(self, op, inflight, stalled, now_ns):
         self.events.append(("gauges", op, inflight, stalled))
 
-    def drain(self):
+    def drain(self, now_ns):
         self.events.append(("drain",))
 
     def count(self, kind, op=None):

@@ -14,7 +14,7 @@ from libc.math cimport log
 cimport numpy as cnp
 
 from chopsticks._fast.histogram cimport (Recorder, init_recorder, record_ok, record_error, record_stall,
-                                        record_gauges, now_ns)
+                                        record_gauges, start_drain, now_ns)
 from chopsticks._fast.payload cimport splitmix64
 from chopsticks._fast.events cimport prctl, PR_SET_TIMERSLACK
 
@@ -109,7 +109,7 @@ cdef inline bint stop_due(LoopControl *c, uint64_t now) noexcept nogil:
     deadline, completions are the drain; the budget's last ops are still measured ops."""
     if c.submitting and (c.stop[0] != 0 or now >= c.spec.deadline_ns):
         c.submitting = False
-        c.rec.draining = 1
+        start_drain(&c.rec, now)
     elif c.submitting and c.budget == 0:
         c.submitting = False
     return not c.submitting

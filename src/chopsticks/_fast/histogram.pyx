@@ -87,6 +87,7 @@ cdef class SlotRecorder:
             raise IndexError(op)
         record_gauges(&self.r, op, inflight, stalled, now_ns)
 
-    def drain(self):
-        """No more submissions: what completes from now on is drain, out of the measured figures."""
-        self.r.draining = 1
+    def drain(self, uint64_t now_ns):
+        """No more submissions since now_ns: what completes from then on is drain, out of the
+        measured figures (histogram.pxd start_drain)."""
+        start_drain(&self.r, now_ns)

@@ -15,8 +15,8 @@ cimport numpy as cnp
 
 from chopsticks._fast.librados cimport *
 from chopsticks._fast.cluster cimport connect_cluster, disconnect_cluster
-from chopsticks._fast.histogram cimport (record_error, record_stall, now_ns, NBUCKETS, N_PHASES, ERR_CODES, TS_FIELDS,
-                                        ERR_VERIFY)
+from chopsticks._fast.histogram cimport (record_error, record_stall, start_drain, now_ns, NBUCKETS, N_PHASES,
+                                        ERR_CODES, TS_FIELDS, ERR_VERIFY)
 from chopsticks._fast.verify cimport (Verifier, init_verifier, start_from, free_verifier, wrote, expected, verify_read,
                                      verify_report, map_bytes)
 from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, unsubmit, wait_ns,
@@ -425,7 +425,7 @@ cdef void run_load(Load *L, LoopControl *ctl) noexcept nogil:
                 L.nfree += 1
                 ctl.result.fatal_errno = r
                 ctl.submitting = False
-                ctl.rec.draining = 1
+                start_drain(&ctl.rec, now_ns())
                 break
             if L.delete_only and L.nexisting == 0:
                 break

@@ -11,7 +11,7 @@ cimport numpy as cnp
 from chopsticks._fast.librados cimport *
 from chopsticks._fast.librbd cimport *
 from chopsticks._fast.cluster cimport connect_cluster, disconnect_cluster
-from chopsticks._fast.histogram cimport record_error, record_stall, now_ns
+from chopsticks._fast.histogram cimport record_error, record_stall, start_drain, now_ns
 from chopsticks._fast.engine cimport (LoopControl, init_control, may_submit, stop_due, begin_op, unsubmit, wait_ns,
                                      record_done, record_failed, scan_due, note_inflight, is_stalled, result_dict)
 from chopsticks._fast.histogram cimport ERR_VERIFY
@@ -167,7 +167,7 @@ cdef class Connection:
                             free_slots[n_free] = s
                             n_free += 1
                             ctl.submitting = False
-                            ctl.rec.draining = 1
+                            start_drain(&ctl.rec, now_ns())
                             break
                         now = now_ns()
                     if ctl.result.inflight == 0 and stop_due(&ctl, now):

@@ -194,7 +194,7 @@ class ThreadedCalls:
             if not self.stop_ns:
                 self.stop_ns = now
                 if self._rec is not None:
-                    self._rec.drain()
+                    self._rec.drain(now)
         self.halt.set()
 
     def _sample_if_due(self, now: int) -> None:
