@@ -58,9 +58,7 @@ cdef struct Recorder:
     int64_t max_secs
     uint64_t start_ns
     uint64_t ramp_end_ns
-    uint64_t deadline_ns  # completions from here on are drain
-    int draining          # set by the loop once it stops submitting (start_drain)
-    uint64_t drain_ns     # while draining: completions stamped from here on are drain
+    uint64_t drain_ns     # completions stamped from here on are drain: the deadline, or earlier (start_drain)
 
 
 cdef inline int init_recorder(Recorder *r, cnp.uint64_t[::1] hist, cnp.int64_t[::1] ts,
@@ -77,9 +75,7 @@ cdef inline int init_recorder(Recorder *r, cnp.uint64_t[::1] hist, cnp.int64_t[:
     r.max_secs = ts.shape[0] // (n_ops * TS_FIELDS)
     r.start_ns = spec["start_ns"]
     r.ramp_end_ns = spec["ramp_end_ns"]
-    r.deadline_ns = spec["deadline_ns"]
-    r.draining = 0
-    r.drain_ns = r.deadline_ns
+    r.drain_ns = spec["deadline_ns"]
     return 0
 
 
@@ -87,13 +83,12 @@ cdef inline void start_drain(Recorder *r, uint64_t now_ns) noexcept nogil:
     """The loop stopped submitting, noticing the deadline or the stop at now_ns: completions
     stamped from then on (from the deadline, if it came first) are drain. One stamped before and
     reaped after is still measured, in the histogram as in its second of the time series."""
-    if not r.draining:
-        r.draining = 1
-        r.drain_ns = now_ns if now_ns < r.deadline_ns else r.deadline_ns
+    if now_ns < r.drain_ns:
+        r.drain_ns = now_ns
 
 
 cdef inline int phase_of(Recorder *r, uint64_t now_ns) noexcept nogil:
-    if now_ns >= r.deadline_ns or (r.draining and now_ns >= r.drain_ns):
+    if now_ns >= r.drain_ns:
         return PHASE_DRAIN
     return PHASE_MEASURED if now_ns >= r.ramp_end_ns else PHASE_RAMP
 
