@@ -106,8 +106,8 @@ def alternate(tools: dict[str, Callable[[int], dict]], rounds: int, label: str, 
     1.5 × faster than the rounds after it, whichever tool it was. Progress goes to stderr."""
     records = []
     if warmup:
-        rec = next(iter(tools.values()))(0)
-        print(f"  {label} warm-up    {next(iter(tools)):<10} {rec['iops']:>14,.0f} ops/s  (dropped)", file=sys.stderr)
+        first, run_first = next(iter(tools.items()))
+        print(f"  {label} warm-up    {first:<10} {run_first(0)['iops']:>14,.0f} ops/s  (dropped)", file=sys.stderr)
     for rnd in range(1, rounds + 1):
         order = list(tools.items()) if rnd % 2 else list(reversed(tools.items()))
         for name, run in order:
